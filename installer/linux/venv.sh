@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment in .venv and install emotion-overlay
+# into it, with the optional extras given as arguments (e.g. `test`, `train`).
+# Installs the Debian packages it needs first (python3-venv) when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+extras="${*:-}"
+python="${PYTHON:-python3}"
+
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "venv.sh: please install $* with your system's package manager" >&2
+    exit 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
+command -v "$python" >/dev/null || apt_install python3
+if ! "$python" -c "import venv, ensurepip" 2>/dev/null; then
+  apt_install python3-venv
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+
+spec="."
+[ -n "$extras" ] && spec=".[$(echo "$extras" | tr ' ' ',')]"
+# torch comes from the local CPU build when training is asked for (see README).
+case " $extras " in *" train "*) .venv/bin/python -m pip install -q "torch==2.13.0" ;; esac
+.venv/bin/python -m pip install -q -e "$spec"
+echo "venv.sh: emotion-overlay installed in .venv (extras: ${extras:-none})"

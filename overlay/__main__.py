@@ -1,0 +1,3 @@
+from overlay.cli import run
+
+run()

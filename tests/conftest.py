@@ -1,0 +1,51 @@
+"""Shared fixtures. Tests that need ../shared/data find it through `shared_data` only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The project's training/test data (EMOTION_OVERLAY_DATA, default ../shared/data)."""
+    root = Path(os.environ.get("EMOTION_OVERLAY_DATA", REPO_ROOT.parent / "shared" / "data"))
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root} (set EMOTION_OVERLAY_DATA); a user's clone has none")
+    return root
+
+
+@pytest.fixture(scope="session")
+def fer_val(shared_data: Path) -> Path:
+    path = shared_data / "fer2013" / "val"
+    if not path.is_dir():
+        pytest.skip(f"FER2013 val split not found at {path}")
+    return path
+
+
+def write_image(path: Path, seed: int, size: int = 64, channels: int = 3) -> Path:
+    """A made-up image (smooth noise) for tests that need files, not faces."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (8, 8, channels), dtype=np.uint8)
+    image = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise RuntimeError(f"could not write {path}")
+    return path
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path | None = None, executable: Sequence[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line as a user would, in a child process."""
+    command = list(executable or [sys.executable, "-m", "overlay"]) + list(args)
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300, check=False)

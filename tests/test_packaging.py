@@ -1,0 +1,88 @@
+"""The wheel carries the model: a non-editable install into a fresh venv evaluates faces."""
+
+import json
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, run_cli, write_image
+
+
+def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) -> None:
+    wheel_dir = tmp_path / "wheel"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = wheel_dir.glob("emotion_overlay-*.whl")
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    env_python = env_dir / "bin" / "python"
+    # Dependencies come from this test environment (no network in tests); the project
+    # itself only from the wheel. A path added by a .pth is not scanned for further .pth
+    # files, so this environment's editable install of the project stays invisible.
+    env_site = Path(
+        subprocess.run(
+            [str(env_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    (env_site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(env_python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
+
+    where = subprocess.run(
+        [
+            str(env_python),
+            "-c",
+            "import overlay.model_files as m; print(m.__file__); "
+            "print(m.bundled_model_path('face', 'face_expression.onnx'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.split()
+    assert all(Path(p).is_relative_to(env_dir) for p in where), where
+
+    data = tmp_path / "faces"
+    for i in range(3):
+        write_image(data / "happy" / f"{i}.png", seed=i)
+    result = run_cli(
+        ["eval", "face", "--data", str(data), "--json"],
+        cwd=tmp_path,
+        executable=[str(env_dir / "bin" / "emotion-overlay")],
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 3
