@@ -52,6 +52,17 @@ def test_counts_each_blink_once() -> None:
     assert detector.state().blink_count == 5
 
 
+def test_double_blink_counts_two() -> None:
+    detector = BlinkDetector()
+    ears = open_eyes(3) + closing(0.1) + open_eyes(0.15) + closing(0.1) + open_eyes(1)
+    events = []
+    for i, ear in enumerate(ears):
+        events += detector.update(i / FPS, face_with_ear(ear) if ear is not None else None)
+    assert [e.kind for e in events] == ["blink", "blink"]
+    assert events[0].end < events[1].start
+    assert all(0.05 <= e.duration <= 0.2 for e in events)
+
+
 @pytest.mark.parametrize("open_ear", [0.22, 0.36])
 def test_baseline_adapts_to_the_person(open_ear: float) -> None:
     # Narrow and wide eyes: the same relative closing is a blink for both.
