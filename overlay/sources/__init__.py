@@ -1,0 +1,1 @@
+"""Where frames come from: one module per kind of source (video file; camera and OBS follow)."""

@@ -1,0 +1,111 @@
+"""A video file (MP4, MOV, AVI, MKV) played as if it were a camera.
+
+Frames are paced at the file's own frame rate against the monotonic clock (or delivered
+as fast as they decode, for analysing recordings), optionally looped. Each frame's
+timestamp is the clock reading when it was delivered, as a camera frame's would be.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from overlay.errors import DataError
+from overlay.records import VideoFrame
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_FPS = 30.0
+
+
+class VideoFileSource:
+    """Read frames from a video file; use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        loop: bool = False,
+        paced: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.path = path
+        self.loop = loop
+        self.paced = paced
+        self._clock = clock
+        self._sleep = sleep
+        if not path.is_file():
+            raise DataError(f"{path}: no such video file; check the path given to --camera")
+        self._capture = cv2.VideoCapture(str(path))
+        first = self._capture.read()[1] if self._capture.isOpened() else None
+        if first is None:
+            self._capture.release()
+            raise DataError(
+                f"{path}: not a readable video (corrupt, truncated or an unsupported codec); "
+                "try re-encoding it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+            )
+        self._pending: np.ndarray | None = first
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS))
+        if not math.isfinite(fps) or fps <= 0 or fps > 240:
+            logger.warning("%s: frame rate unknown (%r); playing at %.0f fps", path, fps, FALLBACK_FPS)
+            fps = FALLBACK_FPS
+        self.fps = fps
+        self.width = int(first.shape[1])
+        self.height = int(first.shape[0])
+        self._index = 0
+        self._started: float | None = None
+        self._closed = False
+
+    def read(self) -> VideoFrame | None:
+        """The next frame, waiting until it is due when paced; None at the end of the file."""
+        if self._closed:
+            return None
+        image = self._pending if self._pending is not None else self._next_image()
+        self._pending = None
+        if image is None:
+            return None
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        elif self.paced:
+            due = self._started + self._index / self.fps
+            if due > now:
+                self._sleep(due - now)
+                now = self._clock()
+        frame = VideoFrame(image=np.asarray(image, dtype=np.uint8), timestamp=now, index=self._index)
+        self._index += 1
+        return frame
+
+    def _next_image(self) -> np.ndarray | None:
+        ok, image = self._capture.read()
+        if ok:
+            return image
+        if self.loop and self._index > 0:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = self._capture.read()
+            if ok:
+                return image
+        logger.info("%s: end of video after %d frames", self.path, self._index)
+        return None
+
+    def close(self) -> None:
+        """Release the file; safe to call more than once."""
+        if not self._closed:
+            self._closed = True
+            self._capture.release()
+
+    def __enter__(self) -> VideoFileSource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
