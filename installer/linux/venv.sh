@@ -23,6 +23,10 @@ command -v "$python" >/dev/null || apt_install python3
 if ! "$python" -c "import venv, ensurepip" 2>/dev/null; then
   apt_install python3-venv
 fi
+# dlib's 68-point face landmark model (iBUG 300-W, non-commercial licence) from Debian.
+if [ ! -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] && command -v apt-get >/dev/null; then
+  apt_install libdlib-data
+fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 

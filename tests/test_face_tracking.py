@@ -1,0 +1,72 @@
+"""Faces found and followed in real clips; no face where there is none."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from overlay.errors import ModelError
+from overlay.face_tracking import DEFAULT_LANDMARKS_PATH, FaceTracker, FaceTrackingSettings
+from overlay.sources.video_file import VideoFileSource
+
+needs_landmarks = pytest.mark.skipif(
+    not DEFAULT_LANDMARKS_PATH.is_file(), reason=f"{DEFAULT_LANDMARKS_PATH} absent (Debian package libdlib-data)"
+)
+
+
+def faces_per_frame(clip: Path, every: int = 1, limit: int = 400) -> list[int]:
+    tracker = FaceTracker()
+    counts = []
+    with VideoFileSource(clip, paced=False) as source:
+        while (frame := source.read()) is not None and frame.index < limit:
+            if frame.index % every == 0:
+                counts.append(len(tracker.track(frame.image)))
+    return counts
+
+
+@needs_landmarks
+@pytest.mark.parametrize("name", ["1.mp4", "WDA_KatieHill_000.mp4", "styletalk_Obama_clip1.mp4"])
+def test_face_is_found_and_held_in_talking_clips(shared_data: Path, name: str) -> None:
+    counts = faces_per_frame(shared_data / "video" / "talking" / name, limit=150)
+    assert np.mean([c >= 1 for c in counts]) >= 0.95, counts
+
+
+@needs_landmarks
+def test_cartoon_never_yields_a_face(shared_data: Path) -> None:
+    assert set(faces_per_frame(shared_data / "video" / "face_presence" / "no_face.mp4")) == {0}
+
+
+@needs_landmarks
+@pytest.mark.parametrize(("name", "first", "last"), [("face_noface.mov", 1, 0), ("noface_face.mov", 0, 1)])
+def test_face_leaving_and_entering_is_followed(shared_data: Path, name: str, first: int, last: int) -> None:
+    counts = faces_per_frame(shared_data / "video" / "face_presence" / name)
+    present = [c >= 1 for c in counts]
+    head, tail = present[:15], present[-15:]
+    assert np.mean(head) == pytest.approx(first, abs=0.2), present
+    assert np.mean(tail) == pytest.approx(last, abs=0.2), present
+
+
+@needs_landmarks
+def test_landmarks_sit_on_the_face(shared_data: Path) -> None:
+    tracker = FaceTracker()
+    with VideoFileSource(shared_data / "video" / "talking" / "1.mp4", paced=False) as source:
+        frame = source.read()
+        assert frame is not None
+        (face,) = tracker.track(frame.image)
+    w = face.box[2]
+    assert face.primary
+    right_eye, left_eye = face.landmarks[36:42].mean(0), face.landmarks[42:48].mean(0)
+    mouth = face.landmarks[48:68].mean(0)
+    assert right_eye[0] < left_eye[0]  # image left to right
+    assert max(right_eye[1], left_eye[1]) < mouth[1]  # eyes above the mouth
+    assert 0.1 * frame.width < w < 0.9 * frame.width
+
+
+def test_missing_landmark_file_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="libdlib-data"):
+        FaceTracker(FaceTrackingSettings(landmarks_path=tmp_path / "missing.dat"))
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        FaceTrackingSettings(redetect_every=0)
