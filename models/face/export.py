@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -34,6 +35,24 @@ from overlay.model_files import sha256_of
 
 HERE = Path(__file__).resolve().parent
 OPSET = 17
+
+
+def training_stages(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run that made this checkpoint and, through --init, the runs it started from."""
+    stages = []
+    while True:
+        args = checkpoint["args"]
+        stages.append(
+            {
+                key: args[key]
+                for key in ("epochs", "batch", "lr", "weight_decay", "label_smoothing", "seed", "warmup_epochs")
+                if key in args
+            }
+            | {"best_epoch": checkpoint["epoch"]}
+        )
+        if args.get("init") in (None, "None"):
+            return stages[::-1]
+        checkpoint = torch.load(args["init"], map_location="cpu", weights_only=False)
 
 
 def write_card(path: Path, card: dict[str, object]) -> None:
@@ -65,7 +84,7 @@ def main() -> None:
     onnx.checker.check_model(onnx.load(str(onnx_path)))
 
     parameters = sum(p.numel() for p in net.parameters())
-    train_args = checkpoint["args"]
+    stages = training_stages(checkpoint)
     card: dict[str, object] = {
         "name": "face_expression",
         "version": "1.0.0",
@@ -89,12 +108,8 @@ def main() -> None:
         "opset": OPSET,
         "training": {
             "data": "FER2013 train (28,709 images); model selection on FER2013 val (PublicTest, 3,589)",
-            "command": "python models/face/train.py --out runs/face && python models/face/export.py",
-            "epochs": train_args["epochs"],
-            "best_epoch": checkpoint["epoch"],
-            "seed": train_args["seed"],
-            "batch": train_args["batch"],
-            "peak_lr": train_args["lr"],
+            "command": "bash models/face/reproduce.sh",
+            "stages": stages,
         },
         "licence": "Weights: trained by the emotion-overlay project on FER2013 (research data set, "
         "Goodfellow et al. 2013); see MODEL_CARD.md.",

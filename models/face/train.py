@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    parser.add_argument("--warmup-epochs", type=float, default=2.0)
+    parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (a second cosine cycle)")
     args = parser.parse_args()
 
     seed_everything(args.seed)
@@ -126,7 +128,10 @@ def main() -> None:
     class_weights = (class_weights / class_weights.mean()).to(device)
     criterion = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=args.label_smoothing)
 
-    model = FaceExpressionNet().to(device).to(memory_format=torch.channels_last)
+    model = FaceExpressionNet()
+    if args.init is not None:
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["state_dict"])
+    model = model.to(device).to(memory_format=torch.channels_last)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
     decay, no_decay = [], []
     for p in model.parameters():
@@ -139,7 +144,7 @@ def main() -> None:
     )
     steps_per_epoch = len(y_train) // args.batch
     total_steps = args.epochs * steps_per_epoch
-    warmup = 2 * steps_per_epoch
+    warmup = max(1, int(args.warmup_epochs * steps_per_epoch))
 
     def lr_at(step: int) -> float:
         if step < warmup:
@@ -186,7 +191,7 @@ def main() -> None:
                 {
                     "state_dict": ema.module.state_dict(),
                     "epoch": epoch,
-                    "args": vars(args) | {"data": str(args.data), "out": str(args.out)},
+                    "args": vars(args) | {"data": str(args.data), "out": str(args.out), "init": str(args.init)},
                 },
                 args.out / "best.pt",
             )
