@@ -24,6 +24,8 @@ from overlay.face_input import to_gray
 logger = logging.getLogger(__name__)
 
 DEFAULT_LANDMARKS_PATH: Final[Path] = Path("/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
+# Between two analysed frames a real face changes size little; more means the fit slipped.
+MAX_SIZE_CHANGE: Final[float] = 1.2
 LANDMARKS_HINT = (
     "install it with `sudo apt-get install libdlib-data` (Debian/Ubuntu) or `emotion-overlay models pull "
     "dlib-landmarks`, or point --landmarks at the file"
@@ -81,35 +83,51 @@ class FaceTracker:
     def track(self, frame: npt.NDArray[np.uint8]) -> list[TrackedFace]:
         """Faces in this BGR or grey frame, largest (the user's) first."""
         gray = to_gray(frame)
-        height, width = gray.shape
         self._frames_since_detection += 1
-        if not self._tracks or self._frames_since_detection >= self.settings.redetect_every:
+        detected = not self._tracks or self._frames_since_detection >= self.settings.redetect_every
+        if detected:
             self._tracks = self._detect(gray)
             self._frames_since_detection = 0
+        faces, consistent = self._follow(gray)
+        if not consistent and not detected:
+            # A face jumped or shrank (fast motion, occlusion): landmarks alone would drift
+            # off it, so look again with the detector on this same frame.
+            self._tracks = self._detect(gray)
+            self._frames_since_detection = 0
+            faces, _ = self._follow(gray)
+        order = sorted(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
+        return [TrackedFace(faces[i].box, faces[i].landmarks, primary=(rank == 0)) for rank, i in enumerate(order)]
+
+    def _follow(self, gray: npt.NDArray[np.uint8]) -> tuple[list[TrackedFace], bool]:
+        """Fit landmarks in each track's box; False if any face was lost or changed size abruptly."""
+        height, width = gray.shape
         faces: list[TrackedFace] = []
         kept: list[_Track] = []
+        consistent = True
         for track in self._tracks:
             cx, cy, side = track.box
             rect = self._rectangle(int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
-            shape = self._predictor(gray, rect)
-            points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
+            points = self._landmarks(gray, rect)
             low, high = points.min(axis=0), points.max(axis=0)
             span = float(max(high - low))
             centre = (low + high) / 2
-            inside = 0 <= centre[0] < width and 0 <= centre[1] < height
-            if not inside or span < self.settings.min_face_fraction * width:
-                continue  # lost: the next detection will look again
             next_side = span * track.box_per_landmark_span
+            inside = 0 <= centre[0] < width and 0 <= centre[1] < height
+            steady = MAX_SIZE_CHANGE**-1 <= next_side / side <= MAX_SIZE_CHANGE
+            if not inside or not steady or span < self.settings.min_face_fraction * width:
+                consistent = False
+                continue
             kept.append(_Track((float(centre[0]), float(centre[1]), next_side), track.box_per_landmark_span))
-            faces.append(
-                TrackedFace((int(low[0]), int(low[1]), int(high[0] - low[0]), int(high[1] - low[1])), points, False)
-            )
+            box = (int(low[0]), int(low[1]), int(high[0] - low[0]), int(high[1] - low[1]))
+            faces.append(TrackedFace(box, points, primary=False))
         self._tracks = kept
         if not faces:
             self._frames_since_detection = self.settings.redetect_every  # look again next frame
-            return []
-        order = sorted(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
-        return [TrackedFace(faces[i].box, faces[i].landmarks, primary=(rank == 0)) for rank, i in enumerate(order)]
+        return faces, consistent
+
+    def _landmarks(self, gray: npt.NDArray[np.uint8], rect: object) -> npt.NDArray[np.float32]:
+        shape = self._predictor(gray, rect)
+        return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
 
     def _detect(self, gray: npt.NDArray[np.uint8]) -> list[_Track]:
         height, width = gray.shape
@@ -127,8 +145,7 @@ class FaceTracker:
             cx = (det.left() + det.right()) / 2 / scale
             cy = (det.top() + det.bottom()) / 2 / scale
             rect = self._rectangle(int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
-            shape = self._predictor(gray, rect)
-            points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
+            points = self._landmarks(gray, rect)
             span = float(max(points.max(axis=0) - points.min(axis=0)))
             tracks.append(_Track((cx, cy, side), side / span if span > 0 else 1.0))
         return tracks

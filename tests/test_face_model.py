@@ -59,17 +59,26 @@ def test_missing_model_or_card_says_what_is_missing(tmp_path: Path) -> None:
         FaceExpressionModel(copy)
 
 
-@pytest.mark.parametrize(("label", "min_recall"), [("happy", 0.8), ("surprise", 0.7), ("neutral", 0.5)])
-def test_clear_expressions_on_real_val_faces_are_recognised(
-    fer_val: Path, tmp_path: Path, label: str, min_recall: float
-) -> None:
-    # 60 real FER2013 val faces of one class; the model's val recall for these classes is
-    # well above the bound (see models/face/MODEL_CARD.md).
-    subset = tmp_path / label
-    subset.mkdir()
-    for path in sorted((fer_val / label).iterdir())[:60]:
-        shutil.copy(path, subset / path.name)
-    faces = load_labelled_faces(tmp_path)
+def _val_subset(fer_val: Path, tmp_path: Path, labels: tuple[str, ...], per_class: int) -> Path:
+    for label in labels:
+        (tmp_path / label).mkdir()
+        for path in sorted((fer_val / label).iterdir())[:per_class]:
+            shutil.copy(path, tmp_path / label / path.name)
+    return tmp_path
+
+
+@pytest.mark.parametrize("label", ["happy", "surprise"])
+def test_clear_expressions_on_real_val_faces_are_recognised(fer_val: Path, tmp_path: Path, label: str) -> None:
+    # The model's val recall is 0.76 for happy and 0.69 for surprise (models/face/MODEL_CARD.md).
+    faces = load_labelled_faces(_val_subset(fer_val, tmp_path, (label,), 60))
     predicted = FaceExpressionModel().predict(faces.inputs).argmax(axis=1)
     recall = float(np.mean(predicted == EMOTIONS.index(label)))
-    assert recall >= min_recall, f"{label}: recall {recall:.2f} on 60 val faces"
+    assert recall >= 0.6, f"{label}: recall {recall:.2f} on 60 val faces"
+
+
+def test_real_val_faces_of_every_class_are_read_far_above_chance(fer_val: Path, tmp_path: Path) -> None:
+    faces = load_labelled_faces(_val_subset(fer_val, tmp_path, EMOTIONS, 30))
+    predicted = FaceExpressionModel().predict(faces.inputs).argmax(axis=1)
+    accuracy = float(np.mean(predicted == faces.labels))
+    assert accuracy >= 0.4, f"accuracy {accuracy:.2f} on {len(faces.labels)} val faces (chance: 0.14)"
+    assert len(set(predicted.tolist())) == 7  # no class is dead

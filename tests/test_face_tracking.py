@@ -70,3 +70,17 @@ def test_missing_landmark_file_says_how_to_get_it(tmp_path: Path) -> None:
 def test_bad_settings_are_rejected() -> None:
     with pytest.raises(ValueError):
         FaceTrackingSettings(redetect_every=0)
+
+
+@needs_landmarks
+def test_face_is_held_when_frames_are_skipped(shared_data: Path) -> None:
+    """Analysis takes the newest frame and drops stale ones, so faces move more between calls."""
+    tracker = FaceTracker()
+    widths = []
+    with VideoFileSource(shared_data / "video" / "talking" / "WDA_KatieHill_000.mp4", paced=False) as source:
+        while (frame := source.read()) is not None:
+            if frame.index % 5 == 0:
+                faces = tracker.track(frame.image)
+                widths.append(faces[0].box[2] if faces else 0)
+    median = float(np.median(widths))
+    assert all(0.8 * median <= w <= 1.25 * median for w in widths), widths
