@@ -1,0 +1,125 @@
+"""Drawing the analysis onto video frames: face boxes, expression bars, blinks, indicator.
+
+Everything scales with the frame height (designed at 720 p), so the overlay reads the same
+from 640x360 to 1920x1080. With `mirror` the picture is flipped like a selfie view while
+text stays readable and boxes stay on the faces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from overlay.blinks import BlinkState
+from overlay.face_tracking import TrackedFace
+from overlay.labels import EMOTIONS
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_WHITE = (255, 255, 255)
+_ACCENT = (80, 200, 255)  # BGR amber
+_PANEL = (30, 30, 30)
+
+
+@dataclass(frozen=True)
+class OverlaySettings:
+    """Which elements are drawn; each can be switched off in the config."""
+
+    face_boxes: bool = True
+    expression_bars: bool = True
+    blinks: bool = True
+    indicator: bool = True
+    mirror: bool = False
+
+
+@dataclass(frozen=True)
+class OverlayState:
+    """The latest analysis to draw; any part may be absent."""
+
+    faces: tuple[TrackedFace, ...] = ()
+    expression: npt.NDArray[np.float32] | None = None
+    blink: BlinkState | None = None
+    analysis_on: bool = True
+    extra_lines: tuple[str, ...] = field(default=())
+
+
+def _scale(frame: npt.NDArray[np.uint8]) -> float:
+    return float(frame.shape[0]) / 720.0
+
+
+def _text(
+    image: npt.NDArray[np.uint8], text: str, origin: tuple[int, int], size: float, colour: tuple[int, int, int] = _WHITE
+) -> None:
+    thickness = max(1, round(2 * size))
+    cv2.putText(image, text, origin, _FONT, size, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.putText(image, text, origin, _FONT, size, colour, thickness, cv2.LINE_AA)
+
+
+def _panel(image: npt.NDArray[np.uint8], x0: int, y0: int, x1: int, y1: int) -> None:
+    """A translucent dark panel, so text reads on any background."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    region = image[y0:y1, x0:x1]
+    region[:] = (region * 0.45 + np.array(_PANEL) * 0.55).astype(np.uint8)
+
+
+def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlaySettings) -> npt.NDArray[np.uint8]:
+    """A new BGR frame with the overlay drawn; the input frame is not modified."""
+    image = np.ascontiguousarray(frame[:, ::-1] if settings.mirror else frame).copy()
+    height, width = image.shape[:2]
+    s = _scale(image)
+    if settings.face_boxes:
+        for face in state.faces:
+            x, y, w, h = face.box
+            if settings.mirror:
+                x = width - x - w
+            colour = _ACCENT if face.primary else (160, 160, 160)
+            cv2.rectangle(
+                image, (x, y), (x + w, y + h), colour, max(1, round((3 if face.primary else 1) * s)), cv2.LINE_AA
+            )
+    margin = round(16 * s)
+    if settings.expression_bars and state.expression is not None:
+        _draw_bars(image, state.expression, margin, margin, s)
+    if settings.blinks and state.blink is not None:
+        rate = state.blink.blinks_per_minute
+        line = f"blinks {state.blink.blink_count}" + (f"  {rate:.0f}/min" if rate is not None else "")
+        if state.blink.eyes_closed:
+            line += "  eyes closed"
+        _panel(image, margin, height - margin - round(40 * s), margin + round(380 * s), height - margin)
+        _text(image, line, (margin + round(10 * s), height - margin - round(12 * s)), 0.8 * s)
+    if settings.indicator:
+        colour = (60, 200, 60) if state.analysis_on else (60, 60, 220)
+        label = "analysis on" if state.analysis_on else "analysis paused"
+        radius = max(3, round(8 * s))
+        cx, cy = width - margin - radius, margin + radius
+        cv2.circle(image, (cx, cy), radius, colour, -1, cv2.LINE_AA)
+        (tw, _), _ = cv2.getTextSize(label, _FONT, 0.6 * s, max(1, round(1.2 * s)))
+        _text(image, label, (cx - radius - round(8 * s) - tw, cy + round(6 * s)), 0.6 * s)
+    for i, line in enumerate(state.extra_lines):
+        _text(image, line, (margin, height - margin - round((60 + 32 * i) * s)), 0.7 * s)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _draw_bars(image: npt.NDArray[np.uint8], probabilities: npt.NDArray[np.float32], x: int, y: int, s: float) -> None:
+    """The top expression in large type, then one bar per label."""
+    bar_w, bar_h, gap, label_w = round(200 * s), round(18 * s), round(6 * s), round(110 * s)
+    top = int(np.argmax(probabilities))
+    header_h = round(44 * s)
+    _panel(image, x, y, x + label_w + bar_w + round(70 * s), y + header_h + len(EMOTIONS) * (bar_h + gap) + gap)
+    _text(
+        image,
+        f"{EMOTIONS[top]} {probabilities[top] * 100:.0f}%",
+        (x + round(10 * s), y + round(32 * s)),
+        1.0 * s,
+        _ACCENT,
+    )
+    for i, (label, p) in enumerate(zip(EMOTIONS, probabilities, strict=True)):
+        top_y = y + header_h + i * (bar_h + gap)
+        _text(image, label, (x + round(10 * s), top_y + bar_h - round(3 * s)), 0.55 * s)
+        x0 = x + label_w
+        cv2.rectangle(image, (x0, top_y), (x0 + bar_w, top_y + bar_h), (90, 90, 90), -1)
+        fill = round(bar_w * float(np.clip(p, 0, 1)))
+        cv2.rectangle(image, (x0, top_y), (x0 + fill, top_y + bar_h), _ACCENT if i == top else (200, 200, 200), -1)
+        _text(image, f"{p * 100:.0f}", (x0 + bar_w + round(8 * s), top_y + bar_h - round(3 * s)), 0.5 * s)

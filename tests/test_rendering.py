@@ -1,0 +1,73 @@
+"""The overlay is drawn where it should be, at every common size, and switches off cleanly."""
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from overlay.blinks import BlinkState
+from overlay.face_tracking import TrackedFace
+from overlay.rendering import OverlaySettings, OverlayState, render
+
+PROBS = np.array([0.05, 0.02, 0.03, 0.7, 0.1, 0.05, 0.05], dtype=np.float32)
+BLINK = BlinkState(ear=0.3, baseline=0.3, eyes_closed=False, blink_count=12, blinks_per_minute=17.0)
+
+
+def grey_frame(width: int, height: int) -> npt.NDArray[np.uint8]:
+    return np.full((height, width, 3), 128, dtype=np.uint8)
+
+
+def state_with_face(width: int, height: int) -> OverlayState:
+    box = (int(width * 0.6), int(height * 0.3), int(width * 0.2), int(height * 0.35))
+    face = TrackedFace(box=box, landmarks=np.zeros((68, 2), np.float32), primary=True)
+    return OverlayState(faces=(face,), expression=PROBS, blink=BLINK, analysis_on=True)
+
+
+def changed(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    return np.asarray(np.any(a != b, axis=2), dtype=np.bool_)
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 360), (1280, 720), (1920, 1080)])
+def test_every_element_is_drawn_inside_the_frame_at_every_size(width: int, height: int) -> None:
+    frame = grey_frame(width, height)
+    out = render(frame, state_with_face(width, height), OverlaySettings())
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    diff = changed(frame, out)
+    assert diff[: height // 2, : width // 3].any()  # bars, top left
+    assert diff[height - height // 8 :, : width // 3].any()  # blinks, bottom left
+    assert diff[: height // 10, width - width // 4 :].any()  # indicator, top right
+    # The bars panel scales with the frame: it covers the same share of it at every size.
+    share = diff[: height // 2, : width // 2].mean()
+    assert 0.1 < share < 0.5
+
+
+def test_the_input_frame_is_left_untouched() -> None:
+    frame = grey_frame(640, 360)
+    before = frame.copy()
+    render(frame, state_with_face(640, 360), OverlaySettings())
+    np.testing.assert_array_equal(frame, before)
+
+
+def test_switched_off_elements_are_not_drawn() -> None:
+    frame = grey_frame(1280, 720)
+    off = OverlaySettings(face_boxes=False, expression_bars=False, blinks=False, indicator=False)
+    np.testing.assert_array_equal(render(frame, state_with_face(1280, 720), off), frame)
+
+
+def test_mirrored_view_keeps_boxes_on_the_faces() -> None:
+    frame = grey_frame(1280, 720)
+    frame[200:450, 700:950] = 200  # a bright "face" where the box is
+    state = OverlayState(faces=state_with_face(1280, 720).faces)
+    only_boxes = OverlaySettings(expression_bars=False, blinks=False, indicator=False, mirror=True)
+    out = render(frame, state, only_boxes)
+    mirrored = frame[:, ::-1]
+    diff = changed(mirrored, out)
+    xs = np.nonzero(diff.any(axis=0))[0]
+    x, _y, w, _h = state.faces[0].box
+    assert xs.min() >= 1280 - x - w - 4 and xs.max() <= 1280 - x + 4
+
+
+def test_paused_analysis_is_shown() -> None:
+    frame = grey_frame(1280, 720)
+    on = render(frame, OverlayState(analysis_on=True), OverlaySettings())
+    paused = render(frame, OverlayState(analysis_on=False), OverlaySettings())
+    assert changed(on, paused).any()
