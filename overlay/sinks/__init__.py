@@ -1,0 +1,1 @@
+"""Where annotated frames go: one module per kind of sink (virtual camera; file, OBS and preview follow)."""

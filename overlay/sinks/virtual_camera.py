@@ -1,0 +1,79 @@
+"""The annotated video as a virtual camera that Zoom, Meet and Teams can pick.
+
+pyvirtualcam drives v4l2loopback on Linux and the OBS virtual camera on Windows and macOS.
+The output has a fixed size and frame rate, as meeting apps expect; frames of another size
+are letterboxed into it, never stretched.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from overlay.errors import OverlayError
+
+logger = logging.getLogger(__name__)
+
+CARD_LABEL = "Emotion Overlay"
+if sys.platform.startswith("linux"):
+    SETUP_HINT = (
+        "no v4l2loopback device; set one up with `sudo apt-get install v4l2loopback-dkms && "
+        f'sudo modprobe v4l2loopback devices=1 card_label="{CARD_LABEL}" exclusive_caps=1`, '
+        "or use another sink"
+    )
+else:
+    SETUP_HINT = "install OBS Studio 28+ and start its virtual camera once, or use another sink (--sink file)"
+
+
+class VirtualCameraError(OverlayError):
+    """The virtual camera device is missing or refused the format."""
+
+
+def letterbox(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
+    """Fit an image into width x height keeping its aspect ratio, with black bars."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    out[y0 : y0 + new_h, x0 : x0 + new_w] = resized
+    return out
+
+
+class VirtualCameraSink:
+    """Send BGR frames to a virtual camera of fixed size and rate. close() is idempotent."""
+
+    def __init__(
+        self, width: int, height: int, fps: float, *, device: str | None = None, backend: str | None = None
+    ) -> None:
+        import pyvirtualcam  # imported on use: it probes devices at import on some platforms
+
+        self.width, self.height, self.fps = width, height, fps
+        try:
+            self._camera = pyvirtualcam.Camera(
+                width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, device=device, backend=backend
+            )
+        except RuntimeError as err:
+            raise VirtualCameraError(f"virtual camera unavailable: {SETUP_HINT} ({err})") from err
+        self.device = self._camera.device
+        self._closed = False
+        logger.info("virtual camera %s: %dx%d at %.1f fps", self.device, width, height, fps)
+
+    def send(self, image: npt.NDArray[np.uint8]) -> None:
+        if self._closed:
+            return
+        frame = letterbox(image, self.width, self.height)
+        self._camera.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._camera.close()
