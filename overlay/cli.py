@@ -6,12 +6,17 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from overlay import __version__
 from overlay.errors import OverlayError
+
+if TYPE_CHECKING:
+    from overlay.pipeline import FrameSink, FrameSource
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -37,6 +42,66 @@ def _eval_face(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_source(args: argparse.Namespace) -> FrameSource:
+    from overlay.sources.camera import CameraSource
+    from overlay.sources.video_file import VideoFileSource
+
+    if args.camera.isdigit():
+        return CameraSource(int(args.camera), args.width, args.height, args.fps)
+    return VideoFileSource(Path(args.camera), loop=args.loop)
+
+
+def _open_sinks(args: argparse.Namespace, fps: float) -> list[FrameSink]:
+    from overlay.sinks.video_file import VideoFileSink
+    from overlay.sinks.virtual_camera import VirtualCameraError, VirtualCameraSink
+
+    kinds = list(dict.fromkeys(args.sink or ["vcam"]))
+    sinks: list[FrameSink] = []
+    for kind in kinds:
+        if kind == "file":
+            sinks.append(VideoFileSink(args.out, args.width, args.height, fps))
+            continue
+        try:
+            sinks.append(VirtualCameraSink(args.width, args.height, fps))
+        except VirtualCameraError as err:
+            if len(kinds) == 1:
+                raise
+            logging.getLogger("overlay.cli").warning("%s; going on with the other sinks", err)
+    return sinks
+
+
+def _run(args: argparse.Namespace) -> int:
+    from overlay.face_stage import FaceStage, FaceStageSettings
+    from overlay.face_tracking import FaceTrackingSettings
+    from overlay.pipeline import LivePipeline
+    from overlay.rendering import OverlaySettings
+
+    tracking = FaceTrackingSettings() if args.landmarks is None else FaceTrackingSettings(landmarks_path=args.landmarks)
+    settings = FaceStageSettings(tracking=tracking, smoothing_half_life_s=args.smoothing)
+    first_stage = FaceStage(settings)  # built now so that a missing model fails before any device opens
+    spare = [first_stage]
+
+    def make_stage() -> FaceStage:
+        return spare.pop() if spare else FaceStage(settings)
+
+    source = _open_source(args)
+    try:
+        sinks = _open_sinks(args, source.fps)
+    except BaseException:
+        source.close()
+        raise
+    pipeline = LivePipeline(source, make_stage, sinks, OverlaySettings(mirror=args.mirror))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: pipeline.stop())
+    stats = pipeline.run(max_seconds=args.seconds)
+    print(
+        f"emotion-overlay: {stats.frames_out} frames in {stats.seconds:.1f} s "
+        f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-overlay",
@@ -59,10 +124,38 @@ def build_parser() -> argparse.ArgumentParser:
     face.add_argument("--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)")
     face.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
     face.set_defaults(handler=_eval_face)
+
+    run = commands.add_parser(
+        "run",
+        help="the live overlay: camera -> analysis -> virtual camera / file",
+        description="Read the camera (or a video file played as one), draw the face analysis on every frame "
+        "and send the result to the virtual camera and/or an MP4 file. Ctrl-C or SIGTERM stops it.",
+    )
+    run.add_argument("--camera", default="0", metavar="INDEX|FILE", help="camera index or a video file (default 0)")
+    run.add_argument("--loop", action="store_true", help="replay a video file from the start when it ends")
+    run.add_argument(
+        "--sink", action="append", choices=("vcam", "file"), help="where frames go (repeatable; default vcam)"
+    )
+    run.add_argument("--out", type=Path, default=Path("emotion-overlay.mp4"), help="MP4 path for --sink file")
+    run.add_argument("--width", type=_positive_int, default=1280, help="output width (default 1280)")
+    run.add_argument("--height", type=_positive_int, default=720, help="output height (default 720)")
+    run.add_argument("--fps", type=_positive_int, default=30, help="camera rate asked for (default 30)")
+    run.add_argument("--mirror", action="store_true", help="selfie view")
+    run.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS", help="expression half-life (0: off)")
+    run.add_argument(
+        "--landmarks",
+        type=Path,
+        help="dlib 68-point landmark file (default /usr/share/dlib/shape_predictor_68_face_landmarks.dat)",
+    )
+    run.add_argument("--seconds", type=float, help="stop after this many seconds")
+    run.set_defaults(handler=_run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # OpenCV prints its own warnings (e.g. for an absent camera) before we can say it in one line.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own "moov atom not found" etc.
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

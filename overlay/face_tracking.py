@@ -27,8 +27,8 @@ DEFAULT_LANDMARKS_PATH: Final[Path] = Path("/usr/share/dlib/shape_predictor_68_f
 # Between two analysed frames a real face changes size little; more means the fit slipped.
 MAX_SIZE_CHANGE: Final[float] = 1.2
 LANDMARKS_HINT = (
-    "install it with `sudo apt-get install libdlib-data` (Debian/Ubuntu) or `emotion-overlay models pull "
-    "dlib-landmarks`, or point --landmarks at the file"
+    "install it with `sudo apt-get install libdlib-data` (Debian/Ubuntu), or point --landmarks at a copy of "
+    "shape_predictor_68_face_landmarks.dat"
 )
 
 

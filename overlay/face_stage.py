@@ -1,0 +1,68 @@
+"""The face stage: one analysed frame in, faces, smoothed expression and blinks out.
+
+For each frame it is given: find and follow faces (overlay.face_tracking), cut the user's
+face as FER2013 frames it (overlay.face_align), read its expression with the project's
+model (the same preprocessing as `eval face`), smooth it over time, and update the blink
+detector from the eye landmarks. Results carry the capture timestamp of their frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from overlay.blinks import BlinkDetector, BlinkEvent, BlinkSettings, BlinkState
+from overlay.face_align import aligned_face_crop
+from overlay.face_model import FaceExpressionModel
+from overlay.face_tracking import FaceTracker, FaceTrackingSettings, TrackedFace
+from overlay.records import VideoFrame
+from overlay.smoothing import ProbabilitySmoother
+
+
+@dataclass(frozen=True)
+class FaceStageSettings:
+    tracking: FaceTrackingSettings = field(default_factory=FaceTrackingSettings)
+    blinks: BlinkSettings = field(default_factory=BlinkSettings)
+    smoothing_half_life_s: float = 0.5  # 0 turns smoothing off
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """What the face stage found in the frame captured at `timestamp`."""
+
+    timestamp: float
+    frame_index: int
+    faces: tuple[TrackedFace, ...]
+    expression: npt.NDArray[np.float32] | None  # smoothed, the user's face; None without a face
+    raw_expression: npt.NDArray[np.float32] | None
+    blink: BlinkState
+    blink_events: tuple[BlinkEvent, ...]
+
+
+class FaceStage:
+    def __init__(self, settings: FaceStageSettings | None = None, model: FaceExpressionModel | None = None) -> None:
+        self.settings = settings or FaceStageSettings()
+        self._tracker = FaceTracker(self.settings.tracking)
+        self._model = model or FaceExpressionModel(threads=1)
+        self._smoother = ProbabilitySmoother(half_life_s=self.settings.smoothing_half_life_s)
+        self._blinks = BlinkDetector(self.settings.blinks)
+
+    def analyse(self, frame: VideoFrame) -> FaceAnalysis:
+        faces = tuple(self._tracker.track(frame.image))
+        user = faces[0] if faces else None
+        raw = smoothed = None
+        if user is not None:
+            raw = self._model.predict_face(aligned_face_crop(frame.image, user.landmarks))
+            smoothed = self._smoother.update(frame.timestamp, raw)
+        events = self._blinks.update(frame.timestamp, None if user is None else user.landmarks)
+        return FaceAnalysis(
+            timestamp=frame.timestamp,
+            frame_index=frame.index,
+            faces=faces,
+            expression=smoothed,
+            raw_expression=raw,
+            blink=self._blinks.state(),
+            blink_events=tuple(events),
+        )

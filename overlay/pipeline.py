@@ -1,0 +1,193 @@
+"""The live pipeline: frames in, annotated frames out at once, analysis alongside.
+
+Threads and queues (the backpressure policy of each):
+- The video path runs on the caller's thread: read a frame, draw the latest analysis on
+  it, send it to every sink, and offer it to analysis. It never waits for analysis, so
+  analysis adds no latency to the video.
+- Offering a frame to analysis replaces whatever frame was waiting there (a one-slot,
+  newest-wins queue): analysis always works on the newest frame, and stale frames are
+  dropped and counted.
+- The "face-analysis" thread takes from that slot, runs the face stage and publishes its
+  result by swapping one reference. It is supervised: an unexpected error is logged with
+  its traceback and recorded as an event, and the stage is rebuilt after a short pause.
+- A sink that fails is logged, recorded and dropped; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from overlay.face_stage import FaceAnalysis
+from overlay.records import VideoFrame
+from overlay.rendering import OverlaySettings, OverlayState, render
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class FrameSource(Protocol):
+    fps: float
+    width: int
+    height: int
+
+    def read(self) -> VideoFrame | None: ...
+    def close(self) -> None: ...
+
+
+class FrameSink(Protocol):
+    def send(self, image: npt.NDArray[np.uint8]) -> None: ...
+    def close(self) -> None: ...
+
+
+class Analyser(Protocol):
+    def analyse(self, frame: VideoFrame) -> FaceAnalysis: ...
+
+
+class LatestSlot(Generic[T]):
+    """A one-item hand-over where the newest item wins; counts the items it dropped."""
+
+    def __init__(self) -> None:
+        self._item: T | None = None
+        self._ready = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        with self._ready:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._ready.notify()
+
+    def take(self, timeout: float) -> T | None:
+        with self._ready:
+            if self._item is None:
+                self._ready.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    timestamp: float
+    kind: str  # "stage_restarted", "sink_failed", ...
+    detail: str
+
+
+@dataclass
+class PipelineStats:
+    """Figures of one run, for `status`, the timeline and bench/live.py."""
+
+    frames_out: int = 0
+    analyses: int = 0
+    frames_dropped_for_analysis: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    started: float = 0.0
+    ended: float = 0.0
+    events: list[PipelineEvent] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return max(1e-9, self.ended - self.started)
+
+
+class LivePipeline:
+    """Run a source through analysis and rendering into sinks until the source ends or stop()."""
+
+    def __init__(
+        self,
+        source: FrameSource,
+        make_analyser: Callable[[], Analyser],
+        sinks: Sequence[FrameSink],
+        overlay: OverlaySettings | None = None,
+        restart_pause_s: float = 1.0,
+    ) -> None:
+        self.source = source
+        self._make_analyser = make_analyser
+        self.sinks = list(sinks)
+        self.overlay = overlay or OverlaySettings()
+        self._restart_pause_s = restart_pause_s
+        self._slot: LatestSlot[VideoFrame] = LatestSlot()
+        self._latest: FaceAnalysis | None = None
+        self._stop = threading.Event()
+        self.stats = PipelineStats()
+        self.on_analysis: Callable[[FaceAnalysis], None] | None = None  # e.g. the timeline writer
+
+    def stop(self) -> None:
+        """Ask the pipeline to finish; safe from a signal handler or another thread."""
+        self._stop.set()
+
+    def run(self, max_seconds: float | None = None) -> PipelineStats:
+        analysis = threading.Thread(target=self._analysis_loop, name="face-analysis", daemon=True)
+        self.stats.started = time.monotonic()
+        analysis.start()
+        try:
+            self._video_loop(max_seconds)
+        finally:
+            self._stop.set()
+            analysis.join(timeout=2.0)
+            self.stats.ended = time.monotonic()
+            self.stats.frames_dropped_for_analysis = self._slot.dropped
+            for sink in self.sinks:
+                sink.close()
+            self.source.close()
+        return self.stats
+
+    def _video_loop(self, max_seconds: float | None) -> None:
+        while not self._stop.is_set():
+            frame = self.source.read()
+            if frame is None:
+                break
+            latest = self._latest
+            state = OverlayState(
+                faces=latest.faces if latest else (),
+                expression=latest.expression if latest else None,
+                blink=latest.blink if latest else None,
+                analysis_on=True,
+            )
+            annotated = render(frame.image, state, self.overlay)
+            for sink in list(self.sinks):
+                try:
+                    sink.send(annotated)
+                except Exception as err:  # a broken sink must not stop the video for the others
+                    logger.exception("sink %s failed; dropping it", type(sink).__name__)
+                    self._event("sink_failed", f"{type(sink).__name__}: {err}")
+                    self.sinks.remove(sink)
+                    sink.close()
+            self.stats.latencies_ms.append((time.monotonic() - frame.timestamp) * 1000)
+            self.stats.frames_out += 1
+            self._slot.put(frame)
+            if max_seconds is not None and time.monotonic() - self.stats.started >= max_seconds:
+                break
+
+    def _analysis_loop(self) -> None:
+        analyser: Analyser | None = None
+        while not self._stop.is_set():
+            frame = self._slot.take(timeout=0.1)
+            if frame is None:
+                continue
+            try:
+                if analyser is None:
+                    analyser = self._make_analyser()
+                result = analyser.analyse(frame)
+            except Exception as err:
+                logger.exception("face analysis failed; restarting the stage in %.1f s", self._restart_pause_s)
+                self._event("stage_restarted", f"face: {type(err).__name__}: {err}")
+                analyser = None
+                self._stop.wait(self._restart_pause_s)
+                continue
+            self._latest = result
+            self.stats.analyses += 1
+            if self.on_analysis is not None:
+                self.on_analysis(result)
+
+    def _event(self, kind: str, detail: str) -> None:
+        self.stats.events.append(PipelineEvent(time.monotonic(), kind, detail))

@@ -1,0 +1,86 @@
+"""`emotion-overlay run` as a user starts it, with a video file as the camera."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from overlay.face_tracking import DEFAULT_LANDMARKS_PATH
+from tests.conftest import run_cli
+
+needs_landmarks = pytest.mark.skipif(not DEFAULT_LANDMARKS_PATH.is_file(), reason="libdlib-data not installed")
+
+
+@needs_landmarks
+def test_annotated_file_from_a_talking_clip(shared_data: Path, tmp_path: Path) -> None:
+    clip = shared_data / "video" / "talking" / "2.mp4"
+    out = tmp_path / "annotated.mp4"
+    result = run_cli(
+        ["run", "--camera", str(clip), "--sink", "file", "--out", str(out), "--width", "640", "--height", "360"]
+    )
+    assert result.returncode == 0, result.stderr
+    capture = cv2.VideoCapture(str(out))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    source_frames = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = capture.read()
+    assert ok and first.shape == (360, 640, 3)
+    assert frames == source_frames  # every input frame went out, none waited for analysis
+    assert "analyses/s" in result.stderr
+
+
+@needs_landmarks
+def test_sigterm_stops_within_a_second(shared_data: Path, tmp_path: Path) -> None:
+    clip = shared_data / "video" / "talking" / "1.mp4"
+    command = [sys.executable, "-m", "overlay", "run", "--camera", str(clip), "--loop"]
+    command += ["--sink", "file", "--out", str(tmp_path / "o.mp4")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=10)
+    assert time.monotonic() - sent < 1.5
+    assert process.returncode == 0, stderr
+    assert cv2.VideoCapture(str(tmp_path / "o.mp4")).read()[0]  # the file was closed properly
+
+
+def _one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def test_missing_video_file(tmp_path: Path) -> None:
+    result = run_cli(["run", "--camera", str(tmp_path / "none.mp4"), "--sink", "file"])
+    assert result.returncode == 1
+    assert "no such video file" in _one_line(result.stderr)
+
+
+def test_corrupt_video_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(5000))
+    result = run_cli(["run", "--camera", str(bad), "--sink", "file", "--out", str(tmp_path / "o.mp4")])
+    assert result.returncode == 1
+    assert "not a readable video" in _one_line(result.stderr)
+
+
+def test_absent_camera_index(tmp_path: Path) -> None:
+    result = run_cli(["run", "--camera", "7", "--sink", "file", "--out", str(tmp_path / "o.mp4")])
+    assert result.returncode == 1
+    assert "camera 7 could not be opened" in _one_line(result.stderr)
+
+
+def test_missing_landmark_file(tmp_path: Path) -> None:
+    result = run_cli(["run", "--camera", "0", "--landmarks", str(tmp_path / "x.dat")])
+    assert result.returncode == 1
+    assert "libdlib-data" in _one_line(result.stderr)
+
+
+@needs_landmarks
+def test_missing_virtual_camera_explains_the_setup(shared_data: Path) -> None:
+    result = run_cli(["run", "--camera", str(shared_data / "video" / "talking" / "1.mp4"), "--sink", "vcam"])
+    assert result.returncode == 1
+    assert "modprobe v4l2loopback" in _one_line(result.stderr)

@@ -1,0 +1,39 @@
+"""The face stage on real talking clips: faces, expressions and blink state per frame."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from overlay.face_stage import FaceStage
+from overlay.face_tracking import DEFAULT_LANDMARKS_PATH
+from overlay.sources.video_file import VideoFileSource
+
+pytestmark = pytest.mark.skipif(not DEFAULT_LANDMARKS_PATH.is_file(), reason="libdlib-data not installed")
+
+
+def test_talking_clip_gives_expressions_with_frame_timestamps(shared_data: Path) -> None:
+    stage = FaceStage()
+    results = []
+    with VideoFileSource(shared_data / "video" / "talking" / "2.mp4", paced=False) as source:
+        while (frame := source.read()) is not None and frame.index < 60:
+            analysis = stage.analyse(frame)
+            assert analysis.timestamp == frame.timestamp and analysis.frame_index == frame.index
+            results.append(analysis)
+    with_face = [r for r in results if r.expression is not None]
+    assert len(with_face) >= 55
+    for r in with_face:
+        assert r.expression is not None and r.expression.shape == (7,)
+        assert float(r.expression.sum()) == pytest.approx(1.0, abs=1e-4)
+    # Smoothing: the displayed estimate moves less from frame to frame than the raw one.
+    raw = np.array([r.raw_expression for r in with_face])
+    smooth = np.array([r.expression for r in with_face])
+    assert np.abs(np.diff(smooth, axis=0)).mean() < np.abs(np.diff(raw, axis=0)).mean()
+
+
+def test_no_face_means_no_expression(shared_data: Path) -> None:
+    stage = FaceStage()
+    with VideoFileSource(shared_data / "video" / "face_presence" / "no_face.mp4", paced=False) as source:
+        while (frame := source.read()) is not None and frame.index < 30:
+            analysis = stage.analyse(frame)
+            assert analysis.faces == () and analysis.expression is None

@@ -1,0 +1,109 @@
+"""The live pipeline: the video never waits for analysis, failures are contained."""
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from overlay.blinks import BlinkState
+from overlay.face_stage import FaceAnalysis
+from overlay.pipeline import LatestSlot, LivePipeline
+from overlay.records import VideoFrame
+from overlay.sources.video_file import VideoFileSource
+from tests.test_video_file_source import make_clip
+
+NO_BLINKS = BlinkState(ear=None, baseline=None, eyes_closed=False, blink_count=0, blinks_per_minute=None)
+HAPPY = np.array([0, 0, 0, 1, 0, 0, 0], dtype=np.float32)
+
+
+class SlowAnalyser:
+    """Takes `seconds` per frame, like a heavy model on a busy machine."""
+
+    def __init__(self, seconds: float, fail_first: bool = False) -> None:
+        self.seconds = seconds
+        self.fail_first = fail_first
+        self.calls = 0
+
+    def analyse(self, frame: VideoFrame) -> FaceAnalysis:
+        self.calls += 1
+        if self.fail_first and self.calls == 1:
+            raise RuntimeError("simulated crash")
+        time.sleep(self.seconds)
+        return FaceAnalysis(frame.timestamp, frame.index, (), HAPPY, HAPPY, NO_BLINKS, ())
+
+
+class ListSink:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.frames: list[npt.NDArray[np.uint8]] = []
+        self.fail_after = fail_after
+        self.closed = False
+
+    def send(self, image: npt.NDArray[np.uint8]) -> None:
+        if self.fail_after is not None and len(self.frames) >= self.fail_after:
+            raise OSError("device gone")
+        self.frames.append(image)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_slow_analysis_never_delays_the_video(tmp_path: Path) -> None:
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=50, fps=25.0, size=(320, 240)))
+    sink = ListSink()
+    analyser = SlowAnalyser(0.5)
+    stats = LivePipeline(source, lambda: analyser, [sink]).run()
+    assert stats.frames_out == 50 and len(sink.frames) == 50
+    assert max(stats.latencies_ms) < 250  # an analysis takes 500 ms
+    assert stats.analyses < 10 and stats.frames_dropped_for_analysis > 30
+    assert stats.frames_out / stats.seconds == pytest.approx(25.0, rel=0.1)
+    assert sink.closed
+
+
+def test_latest_analysis_is_drawn_on_later_frames(tmp_path: Path) -> None:
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=30, fps=25.0, size=(320, 240)))
+    sink = ListSink()
+    LivePipeline(source, lambda: SlowAnalyser(0.01), [sink]).run()
+    # Before the first analysis only the indicator is drawn; afterwards the bars appear too.
+    top_left = [int(np.any(f[:60, :100] != f[120, 300])) for f in sink.frames]
+    assert top_left[-1] == 1
+
+
+def test_crashed_stage_is_restarted_and_recorded(tmp_path: Path) -> None:
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=40, fps=25.0, size=(160, 120)))
+    analyser = SlowAnalyser(0.0, fail_first=True)
+    pipeline = LivePipeline(source, lambda: analyser, [ListSink()], restart_pause_s=0.05)
+    stats = pipeline.run()
+    assert [e.kind for e in stats.events] == ["stage_restarted"]
+    assert "simulated crash" in stats.events[0].detail
+    assert stats.analyses > 5
+
+
+def test_failing_sink_is_dropped_and_the_others_go_on(tmp_path: Path) -> None:
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(160, 120)), paced=False)
+    broken, healthy = ListSink(fail_after=3), ListSink()
+    stats = LivePipeline(source, lambda: SlowAnalyser(0.0), [broken, healthy]).run()
+    assert len(broken.frames) == 3 and broken.closed
+    assert len(healthy.frames) == 20
+    assert [e.kind for e in stats.events] == ["sink_failed"]
+
+
+def test_stop_from_another_thread_ends_the_run_promptly(tmp_path: Path) -> None:
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=10, fps=25.0, size=(160, 120)), loop=True)
+    pipeline = LivePipeline(source, lambda: SlowAnalyser(0.0), [ListSink()])
+    timer = threading.Timer(0.5, pipeline.stop)
+    timer.start()
+    started = time.monotonic()
+    pipeline.run()
+    assert time.monotonic() - started < 1.5
+
+
+def test_latest_slot_keeps_only_the_newest() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    for i in range(5):
+        slot.put(i)
+    assert slot.take(timeout=0.01) == 4
+    assert slot.dropped == 4
+    assert slot.take(timeout=0.01) is None
