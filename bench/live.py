@@ -1,0 +1,187 @@
+"""Live-path benchmark: a clip replayed as the camera, through `run`'s pipeline, into a virtual camera.
+
+    python bench/live.py --input CLIP --seconds N [--json]
+
+Prints, for our pipeline and for a naive baseline (what the seed project did: full-frame
+HOG detection, landmarks and the model on every frame, synchronously, before sending),
+each measured in its own process in the same run: output_fps, latency_ms (frame read ->
+frame sent: p50, p95, p99), analysis_hz, cpu_percent (of one core) and peak_rss_mb.
+
+The clip is first converted to 1280x720 at 30 fps (letterboxed; a cached copy in the
+temp folder) unless it already is. The virtual camera is pyvirtualcam's real Camera
+with a registered backend that discards frames, since no v4l2loopback exists here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+WIDTH, HEIGHT, FPS = 1280, 720, 30.0
+
+
+def prepare_clip(path: Path) -> Path:
+    """The clip as 1280x720 at 30 fps (converted once with OpenCV and cached)."""
+    capture = cv2.VideoCapture(str(path))
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    if size == (WIDTH, HEIGHT) and round(capture.get(cv2.CAP_PROP_FPS)) == FPS:
+        return path
+    from overlay.sinks.virtual_camera import letterbox
+
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    out = Path(tempfile.gettempdir()) / f"emotion-overlay-bench-{path.stem}-{digest}-720p30.mp4"
+    if not out.exists():
+        writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            writer.write(letterbox(np.asarray(frame, dtype=np.uint8), WIDTH, HEIGHT))
+        writer.release()
+    return out
+
+
+class DiscardingBackend:
+    """A pyvirtualcam backend (its documented contract) that counts frames and drops them."""
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: Any) -> None:
+        self.frames = 0
+
+    def send(self, frame: npt.NDArray[np.uint8]) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return "bench://discard"
+
+    def native_fourcc(self) -> int | None:
+        return None
+
+
+def _figures(frames: int, seconds: float, latencies: list[float], analyses: int, cpu: float) -> dict[str, Any]:
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies else (0.0, 0.0, 0.0)
+    return {
+        "output_fps": frames / seconds,
+        "latency_ms": {"p50": float(p50), "p95": float(p95), "p99": float(p99)},
+        "analysis_hz": analyses / seconds,
+        "cpu_percent": 100.0 * cpu / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_ours(clip: Path, seconds: float) -> dict[str, Any]:
+    from overlay.face_stage import FaceStage
+    from overlay.pipeline import LivePipeline
+    from overlay.sinks.virtual_camera import VirtualCameraSink
+    from overlay.sources.video_file import VideoFileSource
+
+    stage = FaceStage()  # loaded before timing starts, as `run` does
+    source = VideoFileSource(clip, loop=True)
+    sink = VirtualCameraSink(WIDTH, HEIGHT, source.fps, backend="bench-discard")
+    cpu = _cpu_seconds()
+    stats = LivePipeline(source, lambda: stage, [sink]).run(max_seconds=seconds)
+    cpu = _cpu_seconds() - cpu
+    return _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
+
+
+def run_baseline(clip: Path, seconds: float) -> dict[str, Any]:
+    """Full-frame HOG + landmarks + model on every frame, then draw and send, all in one thread."""
+    import dlib
+
+    from overlay.face_align import aligned_face_crop
+    from overlay.face_model import FaceExpressionModel
+    from overlay.face_tracking import DEFAULT_LANDMARKS_PATH, TrackedFace
+    from overlay.rendering import OverlaySettings, OverlayState, render
+    from overlay.sinks.virtual_camera import VirtualCameraSink
+    from overlay.sources.video_file import VideoFileSource
+
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(DEFAULT_LANDMARKS_PATH))
+    model = FaceExpressionModel(threads=1)
+    source = VideoFileSource(clip, loop=True)
+    sink = VirtualCameraSink(WIDTH, HEIGHT, source.fps, backend="bench-discard")
+    latencies: list[float] = []
+    frames = 0
+    cpu = _cpu_seconds()
+    started = time.monotonic()
+    while time.monotonic() - started < seconds and (frame := source.read()) is not None:
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        faces: list[TrackedFace] = []
+        expression = None
+        for rect in detector(gray, 0):
+            shape = predictor(gray, rect)
+            points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
+            box = (rect.left(), rect.top(), rect.width(), rect.height())
+            faces.append(TrackedFace(box, points, primary=not faces))
+            if expression is None:
+                expression = model.predict_face(aligned_face_crop(frame.image, points))
+        sink.send(render(frame.image, OverlayState(faces=tuple(faces), expression=expression), OverlaySettings()))
+        latencies.append((time.monotonic() - frame.timestamp) * 1000)
+        frames += 1
+    elapsed = time.monotonic() - started
+    cpu = _cpu_seconds() - cpu
+    sink.close()
+    source.close()
+    return _figures(frames, elapsed, latencies, frames, cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, required=True, help="a talking-face clip")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--variant", choices=("ours", "baseline"), help=argparse.SUPPRESS)  # the worker process
+    args = parser.parse_args()
+
+    import pyvirtualcam
+
+    pyvirtualcam.register_backend("bench-discard", DiscardingBackend)
+    if args.variant:
+        clip = args.input
+        result = run_ours(clip, args.seconds) if args.variant == "ours" else run_baseline(clip, args.seconds)
+        print(json.dumps(result))
+        return
+
+    clip = prepare_clip(args.input)
+    results: dict[str, Any] = {"input": str(clip), "seconds": args.seconds}
+    for variant in ("ours", "baseline"):
+        worker = subprocess.run(
+            [sys.executable, __file__, "--input", str(clip), "--seconds", str(args.seconds), "--variant", variant],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        results[variant] = json.loads(worker.stdout.strip().splitlines()[-1])
+    if args.json:
+        print(json.dumps(results))
+        return
+    print(f"{clip} replayed for {args.seconds:.0f} s per variant, 1280x720")
+    print(f"{'':10}{'out fps':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'analysis/s':>12}{'CPU %':>8}{'RSS MB':>8}")
+    for variant in ("ours", "baseline"):
+        r = results[variant]
+        lat = r["latency_ms"]
+        print(
+            f"{variant:10}{r['output_fps']:>9.1f}{lat['p50']:>9.1f}{lat['p95']:>9.1f}{lat['p99']:>9.1f}"
+            f"{r['analysis_hz']:>12.1f}{r['cpu_percent']:>8.0f}{r['peak_rss_mb']:>8.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
