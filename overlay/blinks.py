@@ -43,7 +43,7 @@ class BlinkSettings:
 
     close_ratio: float = 0.65
     reopen_ratio: float = 0.80
-    min_blink_s: float = 0.04
+    min_blink_s: float = 0.05  # rejects one-frame landmark glitches at 25-30 analyses/s
     max_blink_s: float = 0.50
     baseline_warmup_s: float = 2.0
     baseline_adapt_s: float = 30.0

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_LANDMARKS_PATH: Final[Path] = Path("/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
 # Between two analysed frames a real face changes size little; more means the fit slipped.
 MAX_SIZE_CHANGE: Final[float] = 1.2
+MAX_MOVE: Final[float] = 0.25  # of the face's size
 LANDMARKS_HINT = (
     "install it with `sudo apt-get install libdlib-data` (Debian/Ubuntu), or point --landmarks at a copy of "
     "shape_predictor_68_face_landmarks.dat"
@@ -99,7 +100,7 @@ class FaceTracker:
         return [TrackedFace(faces[i].box, faces[i].landmarks, primary=(rank == 0)) for rank, i in enumerate(order)]
 
     def _follow(self, gray: npt.NDArray[np.uint8]) -> tuple[list[TrackedFace], bool]:
-        """Fit landmarks in each track's box; False if any face was lost or changed size abruptly."""
+        """Fit landmarks in each track's box; False if any face was lost, jumped or changed size abruptly."""
         height, width = gray.shape
         faces: list[TrackedFace] = []
         kept: list[_Track] = []
