@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from overlay.blinks import BlinkEvent
 from overlay.face_stage import FaceStage
 from overlay.face_tracking import DEFAULT_LANDMARKS_PATH
 from overlay.sources.video_file import VideoFileSource
@@ -43,7 +44,7 @@ def test_blinks_on_a_real_clip_are_plausible(shared_data: Path) -> None:
     # Checked by eye: eye crops around each detected blink in this 8 s clip show two real
     # blinks (at 4.5 s and 6.8 s) and no other closing.
     stage = FaceStage()
-    events = []
+    events: list[BlinkEvent] = []
     with VideoFileSource(shared_data / "video" / "talking" / "WDA_KatieHill_000.mp4", paced=False) as source:
         fps = source.fps
         while (frame := source.read()) is not None:
