@@ -38,7 +38,7 @@ def prepare_clip(path: Path) -> Path:
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     if size == (WIDTH, HEIGHT) and round(capture.get(cv2.CAP_PROP_FPS)) == FPS:
         return path
-    from overlay.sinks.virtual_camera import letterbox
+    from overlay.sinks.letterbox import letterbox
 
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     out = Path(tempfile.gettempdir()) / f"emotion-overlay-bench-{path.stem}-{digest}-720p30.mp4"

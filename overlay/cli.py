@@ -51,7 +51,8 @@ def _open_source(args: argparse.Namespace) -> FrameSource:
     return VideoFileSource(Path(args.camera), loop=args.loop)
 
 
-def _open_sinks(args: argparse.Namespace, fps: float) -> list[FrameSink]:
+def _open_sinks(args: argparse.Namespace, source: FrameSource) -> list[FrameSink]:
+    """The sinks asked for; the file keeps the source's size, the virtual camera has --width x --height."""
     from overlay.sinks.video_file import VideoFileSink
     from overlay.sinks.virtual_camera import VirtualCameraError, VirtualCameraSink
 
@@ -59,10 +60,10 @@ def _open_sinks(args: argparse.Namespace, fps: float) -> list[FrameSink]:
     sinks: list[FrameSink] = []
     for kind in kinds:
         if kind == "file":
-            sinks.append(VideoFileSink(args.out, args.width, args.height, fps))
+            sinks.append(VideoFileSink(args.out, source.width, source.height, source.fps))
             continue
         try:
-            sinks.append(VirtualCameraSink(args.width, args.height, fps))
+            sinks.append(VirtualCameraSink(args.width, args.height, source.fps))
         except VirtualCameraError as err:
             if len(kinds) == 1:
                 raise
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
 
     source = _open_source(args)
     try:
-        sinks = _open_sinks(args, source.fps)
+        sinks = _open_sinks(args, source)
     except BaseException:
         source.close()
         raise
@@ -137,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink", action="append", choices=("vcam", "file"), help="where frames go (repeatable; default vcam)"
     )
     run.add_argument("--out", type=Path, default=Path("emotion-overlay.mp4"), help="MP4 path for --sink file")
-    run.add_argument("--width", type=_positive_int, default=1280, help="output width (default 1280)")
-    run.add_argument("--height", type=_positive_int, default=720, help="output height (default 720)")
+    run.add_argument("--width", type=_positive_int, default=1280, help="camera and virtual camera width (1280)")
+    run.add_argument("--height", type=_positive_int, default=720, help="camera and virtual camera height (720)")
     run.add_argument("--fps", type=_positive_int, default=30, help="camera rate asked for (default 30)")
     run.add_argument("--mirror", action="store_true", help="selfie view")
     run.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS", help="expression half-life (0: off)")

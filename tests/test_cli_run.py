@@ -27,7 +27,7 @@ def test_annotated_file_from_a_talking_clip(shared_data: Path, tmp_path: Path) -
     frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     source_frames = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
     ok, first = capture.read()
-    assert ok and first.shape == (360, 640, 3)
+    assert ok and first.shape == cv2.VideoCapture(str(clip)).read()[1].shape  # the file keeps the clip's size
     assert frames == source_frames  # every input frame went out, none waited for analysis
     assert "analyses/s" in result.stderr
 

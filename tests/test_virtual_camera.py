@@ -7,7 +7,8 @@ import numpy.typing as npt
 import pytest
 import pyvirtualcam
 
-from overlay.sinks.virtual_camera import VirtualCameraError, VirtualCameraSink, letterbox
+from overlay.sinks.letterbox import letterbox
+from overlay.sinks.virtual_camera import VirtualCameraError, VirtualCameraSink
 
 
 class CapturingBackend:

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
+from overlay.sinks.letterbox import letterbox
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,7 @@ class VideoFileSink:
     def send(self, image: npt.NDArray[np.uint8]) -> None:
         if self._closed:
             return
-        if image.shape[:2] != (self.height, self.width):
-            image = np.asarray(cv2.resize(image, (self.width, self.height)), dtype=np.uint8)
+        image = letterbox(image, self.width, self.height)
         self._writer.write(image)
         self.frames_written += 1
 
