@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,12 +42,15 @@ def _eval_face(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_source(args: argparse.Namespace) -> FrameSource:
+def _open_source(args: argparse.Namespace, on_event: Callable[[str, str], None]) -> FrameSource:
+    """A video file as the camera, or a camera that is reopened if it goes away."""
     from overlay.sources.camera import CameraSource
+    from overlay.sources.reconnecting import ReconnectingSource
     from overlay.sources.video_file import VideoFileSource
 
     if args.camera.isdigit():
-        return CameraSource(int(args.camera), args.width, args.height, args.fps)
+        index = int(args.camera)
+        return ReconnectingSource(lambda: CameraSource(index, args.width, args.height, args.fps), on_event=on_event)
     return VideoFileSource(Path(args.camera), loop=args.loop)
 
 
@@ -85,13 +88,20 @@ def _run(args: argparse.Namespace) -> int:
     def make_stage() -> FaceStage:
         return spare.pop() if spare else FaceStage(settings)
 
-    source = _open_source(args)
+    running: list[LivePipeline] = []  # the source reports camera loss into the pipeline's events
+
+    def on_source_event(kind: str, detail: str) -> None:
+        if running:
+            running[0].record_event(kind, detail)
+
+    source = _open_source(args, on_source_event)
     try:
         sinks = _open_sinks(args, source)
     except BaseException:
         source.close()
         raise
     pipeline = LivePipeline(source, make_stage, sinks, OverlaySettings(mirror=args.mirror))
+    running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stop())
     stats = pipeline.run(max_seconds=args.seconds)

@@ -159,7 +159,7 @@ class LivePipeline:
                     sink.send(annotated)
                 except Exception as err:  # a broken sink must not stop the video for the others
                     logger.exception("sink %s failed; dropping it", type(sink).__name__)
-                    self._event("sink_failed", f"{type(sink).__name__}: {err}")
+                    self.record_event("sink_failed", f"{type(sink).__name__}: {err}")
                     self.sinks.remove(sink)
                     sink.close()
             self.stats.latencies_ms.append((time.monotonic() - frame.timestamp) * 1000)
@@ -180,7 +180,7 @@ class LivePipeline:
                 result = analyser.analyse(frame)
             except Exception as err:
                 logger.exception("face analysis failed; restarting the stage in %.1f s", self._restart_pause_s)
-                self._event("stage_restarted", f"face: {type(err).__name__}: {err}")
+                self.record_event("stage_restarted", f"face: {type(err).__name__}: {err}")
                 analyser = None
                 self._stop.wait(self._restart_pause_s)
                 continue
@@ -189,5 +189,6 @@ class LivePipeline:
             if self.on_analysis is not None:
                 self.on_analysis(result)
 
-    def _event(self, kind: str, detail: str) -> None:
+    def record_event(self, kind: str, detail: str) -> None:
+        """Note something that happened (camera lost, stage restarted...) with the time."""
         self.stats.events.append(PipelineEvent(time.monotonic(), kind, detail))
