@@ -107,8 +107,7 @@ class FaceTracker:
         consistent = True
         for track in self._tracks:
             cx, cy, side = track.box
-            rect = self._rectangle(int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
-            points = self._landmarks(gray, rect)
+            points = self._landmarks(gray, cx, cy, side)
             low, high = points.min(axis=0), points.max(axis=0)
             span = float(max(high - low))
             centre = (low + high) / 2
@@ -126,8 +125,10 @@ class FaceTracker:
             self._frames_since_detection = self.settings.redetect_every  # look again next frame
         return faces, consistent
 
-    def _landmarks(self, gray: npt.NDArray[np.uint8], rect: object) -> npt.NDArray[np.float32]:
-        shape = self._predictor(gray, rect)
+    def _landmarks(self, gray: npt.NDArray[np.uint8], cx: float, cy: float, side: float) -> npt.NDArray[np.float32]:
+        """The 68 points fitted in the square box of this centre and side."""
+        half = side / 2
+        shape = self._predictor(gray, self._rectangle(int(cx - half), int(cy - half), int(cx + half), int(cy + half)))
         return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
 
     def _detect(self, gray: npt.NDArray[np.uint8]) -> list[_Track]:
@@ -145,8 +146,7 @@ class FaceTracker:
                 continue
             cx = (det.left() + det.right()) / 2 / scale
             cy = (det.top() + det.bottom()) / 2 / scale
-            rect = self._rectangle(int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
-            points = self._landmarks(gray, rect)
+            points = self._landmarks(gray, cx, cy, side)
             span = float(max(points.max(axis=0) - points.min(axis=0)))
             tracks.append(_Track((cx, cy, side), side / span if span > 0 else 1.0))
         return tracks

@@ -119,7 +119,6 @@ class LivePipeline:
         self._latest: FaceAnalysis | None = None
         self._stop = threading.Event()
         self.stats = PipelineStats()
-        self.on_analysis: Callable[[FaceAnalysis], None] | None = None  # e.g. the timeline writer
 
     def stop(self) -> None:
         """Ask the pipeline to finish; safe from a signal handler or another thread."""
@@ -186,8 +185,6 @@ class LivePipeline:
                 continue
             self._latest = result
             self.stats.analyses += 1
-            if self.on_analysis is not None:
-                self.on_analysis(result)
 
     def record_event(self, kind: str, detail: str) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""
