@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -10,12 +11,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from overlay import __version__
 from overlay.errors import OverlayError
 
 if TYPE_CHECKING:
+    from overlay.config import Config
     from overlay.pipeline import FrameSink, FrameSource
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -42,35 +44,51 @@ def _eval_face(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_source(args: argparse.Namespace, on_event: Callable[[str, str], None]) -> FrameSource:
-    """A video file as the camera, or a camera that is reopened if it goes away."""
+def _load_config(args: argparse.Namespace) -> Config:
+    from overlay.config import load_config
+
+    return load_config(args.config)
+
+
+def _open_source(camera: str, loop: bool, config: Config, on_event: Callable[[str, str], None]) -> FrameSource:
+    """A video file as the camera, or a camera (by index or name) that is reopened if it goes away."""
     from overlay.sources.camera import CameraSource
+    from overlay.sources.camera_devices import resolve_camera
     from overlay.sources.reconnecting import ReconnectingSource
-    from overlay.sources.video_file import VideoFileSource
+    from overlay.sources.video_file import VIDEO_SUFFIXES, VideoFileSource
 
-    if args.camera.isdigit():
-        index = int(args.camera)
-        return ReconnectingSource(lambda: CameraSource(index, args.width, args.height, args.fps), on_event=on_event)
-    return VideoFileSource(Path(args.camera), loop=args.loop)
+    path = Path(camera)
+    if path.suffix.lower() in VIDEO_SUFFIXES or path.exists():
+        return VideoFileSource(path, loop=loop)
+    index = resolve_camera(camera)
+    cam = config.camera
+    return ReconnectingSource(lambda: CameraSource(index, cam.width, cam.height, cam.fps), on_event=on_event)
 
 
-def _open_sinks(args: argparse.Namespace, source: FrameSource) -> list[FrameSink]:
-    """The sinks asked for; the file keeps the source's size, the virtual camera has --width x --height."""
+def _open_sinks(kinds: Sequence[str], out: Path, config: Config, source: FrameSource) -> list[FrameSink]:
+    """The sinks asked for; the file and preview keep the source's size, the virtual camera has the configured one.
+
+    When several are asked for, one that cannot open is reported and the others go on.
+    """
+    from overlay.sinks.preview import PreviewSink
     from overlay.sinks.video_file import VideoFileSink
-    from overlay.sinks.virtual_camera import VirtualCameraError, VirtualCameraSink
+    from overlay.sinks.virtual_camera import VirtualCameraSink
 
-    kinds = list(dict.fromkeys(args.sink or ["vcam"]))
+    openers: dict[str, Callable[[], FrameSink]] = {
+        "file": lambda: VideoFileSink(out, source.width, source.height, source.fps),
+        "vcam": lambda: VirtualCameraSink(config.camera.width, config.camera.height, source.fps),
+        "preview": PreviewSink,
+    }
     sinks: list[FrameSink] = []
     for kind in kinds:
-        if kind == "file":
-            sinks.append(VideoFileSink(args.out, source.width, source.height, source.fps))
-            continue
         try:
-            sinks.append(VirtualCameraSink(args.width, args.height, source.fps))
-        except VirtualCameraError as err:
+            sinks.append(openers[kind]())
+        except OverlayError as err:
             if len(kinds) == 1:
                 raise
-            logging.getLogger("overlay.cli").warning("%s; going on with the other sinks", err)
+            logging.getLogger("overlay.cli").warning("%s; going on with the other outputs", err)
+    if not sinks:
+        raise OverlayError("none of the outputs could be opened (see the warnings above)")
     return sinks
 
 
@@ -80,8 +98,10 @@ def _run(args: argparse.Namespace) -> int:
     from overlay.pipeline import LivePipeline
     from overlay.rendering import OverlaySettings
 
-    tracking = FaceTrackingSettings() if args.landmarks is None else FaceTrackingSettings(landmarks_path=args.landmarks)
-    settings = FaceStageSettings(tracking=tracking, smoothing_half_life_s=args.smoothing)
+    config = _run_config(args, _load_config(args))
+    landmarks = Path(config.face.landmarks) if config.face.landmarks else None
+    tracking = FaceTrackingSettings() if landmarks is None else FaceTrackingSettings(landmarks_path=landmarks)
+    settings = FaceStageSettings(tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds)
     first_stage = FaceStage(settings)  # built now so that a missing model fails before any device opens
     spare = [first_stage]
 
@@ -94,13 +114,21 @@ def _run(args: argparse.Namespace) -> int:
         if running:
             running[0].record_event(kind, detail)
 
-    source = _open_source(args, on_source_event)
+    source = _open_source(config.camera.device, args.loop, config, on_source_event)
     try:
-        sinks = _open_sinks(args, source)
+        sinks = _open_sinks(config.output.sinks, Path(config.output.file), config, source)
     except BaseException:
         source.close()
         raise
-    pipeline = LivePipeline(source, make_stage, sinks, OverlaySettings(mirror=args.mirror))
+    shown = config.overlay
+    overlay_settings = OverlaySettings(
+        face_boxes=shown.face_boxes,
+        expression_bars=shown.expression_bars,
+        blinks=shown.blinks,
+        indicator=shown.indicator,
+        mirror=config.camera.mirror,
+    )
+    pipeline = LivePipeline(source, make_stage, sinks, overlay_settings)
     running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stop())
@@ -113,6 +141,99 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_config(args: argparse.Namespace, config: Config) -> Config:
+    """The config file's settings with the command line's flags laid over them."""
+
+    def given(**flags: object) -> dict[str, Any]:
+        return {key: value for key, value in flags.items() if value is not None}
+
+    sinks = tuple(dict.fromkeys(args.sink)) if args.sink else None
+    return dataclasses.replace(
+        config,
+        camera=dataclasses.replace(
+            config.camera,
+            **given(device=args.camera, width=args.width, height=args.height, fps=args.fps, mirror=args.mirror),
+        ),
+        output=dataclasses.replace(config.output, **given(sinks=sinks, file=args.out and str(args.out))),
+        face=dataclasses.replace(
+            config.face, **given(smoothing_seconds=args.smoothing, landmarks=args.landmarks and str(args.landmarks))
+        ),
+    )
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from overlay.microphones import list_microphones
+    from overlay.sources.camera_devices import list_cameras
+
+    cameras = list_cameras()
+    try:
+        microphones = list_microphones()
+        mic_problem = ""
+    except OverlayError as err:
+        microphones, mic_problem = [], str(err)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "cameras": [dataclasses.asdict(c) for c in cameras],
+                    "microphones": [dataclasses.asdict(m) for m in microphones],
+                    "problems": [mic_problem] if mic_problem else [],
+                }
+            )
+        )
+        return EXIT_OK
+    print("Cameras (--camera INDEX or NAME):")
+    for camera in cameras:
+        print(f"  {camera.index:>3}  {camera.name}" + (f"  ({camera.path})" if camera.path else ""))
+    if not cameras:
+        print("  none found (a video file can stand in: --camera FILE.mp4)")
+    print("Microphones (--mic INDEX or NAME):")
+    for mic in microphones:
+        default = "  [default]" if mic.is_default else ""
+        details = f"{mic.host_api}, {mic.channels} ch, {mic.default_sample_rate:.0f} Hz"
+        print(f"  {mic.index:>3}  {mic.name}  ({details}){default}")
+    if mic_problem:
+        print(f"  {mic_problem}")
+    elif not microphones:
+        print("  none found")
+    return EXIT_OK
+
+
+def _config_command(args: argparse.Namespace) -> int:
+    from overlay.config import Config, config_path, load_config, to_toml
+
+    path = args.config or config_path()
+    if args.action == "path":
+        print(path)
+    elif args.action == "show":
+        print(to_toml(load_config(path)), end="")
+    elif args.action == "reset":
+        if path.exists():
+            path.replace(path.with_suffix(".toml.bak"))
+            print(f"emotion-overlay: old settings kept in {path.with_suffix('.toml.bak')}", file=sys.stderr)
+        _write_config(path, to_toml(Config()))
+        print(path)
+    else:  # edit
+        if not path.exists():
+            _write_config(path, to_toml(Config()))
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ("notepad" if os.name == "nt" else "nano")
+        import shlex
+        import subprocess
+
+        try:
+            subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except FileNotFoundError:
+            raise OverlayError(f"editor {editor!r} not found; set EDITOR, or edit {path} yourself") from None
+        load_config(path)  # say at once if the edit broke it
+        print(f"emotion-overlay: {path} is valid", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_config(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-overlay",
@@ -120,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--config", type=Path, metavar="TOML", help="settings file (default: `emotion-overlay config path`)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     evaluate = commands.add_parser("eval", help="score a model on labelled data")
@@ -138,21 +262,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="the live overlay: camera -> analysis -> virtual camera / file",
+        help="the live overlay: camera -> analysis -> virtual camera / file / preview",
         description="Read the camera (or a video file played as one), draw the face analysis on every frame "
-        "and send the result to the virtual camera and/or an MP4 file. Ctrl-C or SIGTERM stops it.",
+        "and send the result to the virtual camera, an MP4 file and/or a preview window. Settings come from "
+        "the config file (`emotion-overlay config show`); flags override them. Ctrl-C or SIGTERM stops it.",
     )
-    run.add_argument("--camera", default="0", metavar="INDEX|FILE", help="camera index or a video file (default 0)")
+    run.add_argument("--camera", metavar="INDEX|NAME|FILE", help="camera index, (part of) its name, or a video file")
     run.add_argument("--loop", action="store_true", help="replay a video file from the start when it ends")
     run.add_argument(
-        "--sink", action="append", choices=("vcam", "file"), help="where frames go (repeatable; default vcam)"
+        "--sink",
+        action="append",
+        choices=("vcam", "file", "preview"),
+        help="where frames go (repeatable; default vcam)",
     )
-    run.add_argument("--out", type=Path, default=Path("emotion-overlay.mp4"), help="MP4 path for --sink file")
-    run.add_argument("--width", type=_positive_int, default=1280, help="camera and virtual camera width (1280)")
-    run.add_argument("--height", type=_positive_int, default=720, help="camera and virtual camera height (720)")
-    run.add_argument("--fps", type=_positive_int, default=30, help="camera rate asked for (default 30)")
-    run.add_argument("--mirror", action="store_true", help="selfie view")
-    run.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS", help="expression half-life (0: off)")
+    run.add_argument("--out", type=Path, help="MP4 path for --sink file (default emotion-overlay.mp4)")
+    run.add_argument("--width", type=_positive_int, help="camera and virtual camera width (default 1280)")
+    run.add_argument("--height", type=_positive_int, help="camera and virtual camera height (default 720)")
+    run.add_argument("--fps", type=_positive_int, help="camera rate asked for (default 30)")
+    run.add_argument("--mirror", action=argparse.BooleanOptionalAction, help="selfie view")
+    run.add_argument("--smoothing", type=float, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)")
     run.add_argument(
         "--landmarks",
         type=Path,
@@ -160,12 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seconds", type=float, help="stop after this many seconds")
     run.set_defaults(handler=_run)
+
+    devices = commands.add_parser("devices", help="list cameras and microphones")
+    devices.add_argument("--json", action="store_true", help="print one JSON object")
+    devices.set_defaults(handler=_devices)
+
+    config = commands.add_parser("config", help="the settings file: path | show | edit | reset")
+    config.add_argument("action", choices=("path", "show", "edit", "reset"))
+    config.set_defaults(handler=_config_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # OpenCV prints its own warnings (e.g. for an absent camera) before we can say it in one line.
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own "moov atom not found" etc.
     parser = build_parser()
     args = parser.parse_args(argv)

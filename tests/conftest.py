@@ -15,6 +15,14 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and the CLI it starts) reads its own config path, never the user's settings."""
+    path = tmp_path_factory.mktemp("config") / "config.toml"
+    monkeypatch.setenv("EMOTION_OVERLAY_CONFIG", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The project's training/test data (EMOTION_OVERLAY_DATA, default ../shared/data)."""

@@ -84,3 +84,48 @@ def test_missing_virtual_camera_explains_the_setup(shared_data: Path) -> None:
     result = run_cli(["run", "--camera", str(shared_data / "video" / "talking" / "1.mp4"), "--sink", "vcam"])
     assert result.returncode == 1
     assert "modprobe v4l2loopback" in _one_line(result.stderr)
+
+
+def _frame(path: Path, index: int) -> "cv2.typing.MatLike":
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    assert ok, path
+    return frame
+
+
+@needs_landmarks
+def test_overlay_elements_switch_off_in_the_config(shared_data: Path, tmp_path: Path, isolated_config: Path) -> None:
+    clip = shared_data / "video" / "talking" / "3.mp4"
+    isolated_config.write_text(
+        "[overlay]\nface_boxes = false\nexpression_bars = false\nblinks = false\nindicator = false\n"
+    )
+    bare = tmp_path / "bare.mp4"
+    assert (
+        run_cli(["run", "--camera", str(clip), "--sink", "file", "--out", str(bare), "--seconds", "1"]).returncode == 0
+    )
+    isolated_config.write_text("")
+    drawn = tmp_path / "drawn.mp4"
+    assert (
+        run_cli(["run", "--camera", str(clip), "--sink", "file", "--out", str(drawn), "--seconds", "1"]).returncode == 0
+    )
+    late = 20  # by then the first analysis is on screen
+    source = _frame(clip, late).astype(int)
+    corner = (slice(0, source.shape[0] // 10), slice(0, source.shape[1] // 4))  # where the bars' header goes
+    assert abs(_frame(bare, late).astype(int)[corner] - source[corner]).mean() < 4  # only coding noise
+    assert abs(_frame(drawn, late).astype(int)[corner] - source[corner]).mean() > 20
+
+
+def test_an_output_that_cannot_open_leaves_the_others(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    out = tmp_path / "o.mp4"
+    clip = shared_data / "video" / "talking" / "1.mp4"
+    result = run_cli(
+        ["run", "--camera", str(clip), "--sink", "preview", "--sink", "file", "--out", str(out), "--seconds", "1"]
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no display for the preview window" in result.stderr and "going on with the other outputs" in result.stderr
+    assert cv2.VideoCapture(str(out)).read()[0]

@@ -23,9 +23,15 @@ command -v "$python" >/dev/null || apt_install python3
 if ! "$python" -c "import venv, ensurepip" 2>/dev/null; then
   apt_install python3-venv
 fi
-# dlib's 68-point face landmark model (iBUG 300-W, non-commercial licence) from Debian.
-if [ ! -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] && command -v apt-get >/dev/null; then
-  apt_install libdlib-data
+# System libraries the Python packages load at run time: PortAudio (sounddevice), OpenGL and
+# GLib (OpenCV's preview window), and dlib's 68-point face landmark model (iBUG 300-W,
+# non-commercial licence) from Debian. Extra packages can be named in $APT_EXTRA (tests use it).
+if command -v dpkg-query >/dev/null; then
+  missing=()
+  for pkg in libportaudio2 libgl1 libglib2.0-0 libdlib-data ${APT_EXTRA:-}; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -23,6 +23,8 @@ from overlay.records import VideoFrame
 logger = logging.getLogger(__name__)
 
 FALLBACK_FPS = 30.0
+# What `--camera` treats as a file even before checking that it exists (so a typo says "no such file").
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
 
 class VideoFileSource:

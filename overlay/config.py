@@ -1,0 +1,186 @@
+"""The user's configuration: one TOML file in their config folder, validated on load.
+
+Every key has a default, so the file holds only what the user changes. A wrong key or
+value is refused with a message naming the key and what it may be; command-line flags
+override the file. The sections mirror the frozen settings records they feed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import platformdirs
+
+from overlay.errors import OverlayError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+APP_NAME: Final = "emotion-overlay"
+CONFIG_ENV: Final = "EMOTION_OVERLAY_CONFIG"  # another file instead of the user's (tests, several profiles)
+SINK_KINDS: Final = ("vcam", "file", "preview")
+
+
+class ConfigError(OverlayError):
+    """The config file cannot be read or holds a key or value we do not accept."""
+
+
+def _choices(*values: str) -> dict[str, Any]:
+    return {"choices": values}
+
+
+def _at_least(minimum: float) -> dict[str, Any]:
+    return {"min": minimum}
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    device: str = field(default="0", metadata={"help": "camera index, name (part of it) or a video file"})
+    width: int = field(default=1280, metadata=_at_least(16))
+    height: int = field(default=720, metadata=_at_least(16))
+    fps: int = field(default=30, metadata=_at_least(1))
+    mirror: bool = False
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    sinks: tuple[str, ...] = field(default=("vcam",), metadata=_choices(*SINK_KINDS))
+    file: str = "emotion-overlay.mp4"
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    smoothing_seconds: float = field(default=0.5, metadata=_at_least(0.0))
+    landmarks: str = field(default="", metadata={"help": "dlib 68-point file; empty: the installed one"})
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    """Which overlay elements are drawn."""
+
+    face_boxes: bool = True
+    expression_bars: bool = True
+    blinks: bool = True
+    indicator: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    camera: CameraConfig = CameraConfig()
+    output: OutputConfig = OutputConfig()
+    face: FaceConfig = FaceConfig()
+    overlay: OverlayConfig = OverlayConfig()
+
+
+def config_path() -> Path:
+    """$EMOTION_OVERLAY_CONFIG, else config.toml in the platform's user config folder."""
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The validated configuration; defaults when the file does not exist."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{path}: cannot be read ({err}); fix its permissions or run `emotion-overlay config reset`"
+        ) from err
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err}); fix it or run `emotion-overlay config reset`") from err
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> Config:
+    """A Config from parsed TOML; `source` names the file in messages."""
+    sections = typing.get_type_hints(Config)
+    values: dict[str, Any] = {}
+    for name, table in raw.items():
+        if name not in sections:
+            raise ConfigError(f"{source}: unknown section [{name}]; sections are {', '.join(sections)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table of keys")
+        values[name] = _parse_section(sections[name], name, table, source)
+    return Config(**values)
+
+
+def _parse_section(cls: Any, section: str, table: dict[str, Any], source: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown key {section}.{key}; keys in [{section}] are {', '.join(fields)}")
+        values[key] = _check_value(fields[key], f"{section}.{key}", value, source)
+    return cls(**values)
+
+
+def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str) -> Any:
+    default = spec.default
+    choices = spec.metadata.get("choices")
+    minimum = spec.metadata.get("min")
+
+    def refuse(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: {key} must be {expected}, not {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise refuse("true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise refuse("a whole number" + (f" >= {minimum:g}" if minimum is not None else ""))
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise refuse("a number" + (f" >= {minimum:g}" if minimum is not None else ""))
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise refuse("a string")
+    elif isinstance(default, tuple):
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+            raise refuse(f"a list of strings from {', '.join(choices or ())}")
+        bad = [v for v in items if choices and v not in choices]
+        if bad:
+            raise refuse(f"a list of {', '.join(choices or ())}")
+        return tuple(dict.fromkeys(items))
+    if minimum is not None and value < minimum:
+        raise refuse(f">= {minimum:g}")
+    return value
+
+
+def to_toml(config: Config) -> str:
+    """The configuration as TOML (every key, so `config show` documents what can be set)."""
+    lines: list[str] = []
+    for section in dataclasses.fields(config):
+        lines.append(f"[{section.name}]")
+        for spec in dataclasses.fields(getattr(config, section.name)):
+            value = getattr(getattr(config, section.name), spec.name)
+            lines.append(f"{spec.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

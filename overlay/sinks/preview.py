@@ -1,0 +1,69 @@
+"""A preview window on the desktop (OpenCV HighGUI), for checking the overlay without a meeting app.
+
+Closing the window (or pressing Esc or q in it) closes the preview only; the virtual camera
+and the other sinks go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from overlay.errors import OverlayError
+
+logger = logging.getLogger(__name__)
+
+WINDOW_TITLE = "Emotion Overlay preview"
+_CLOSE_KEYS = (27, ord("q"))
+
+
+class PreviewError(OverlayError):
+    """No display to show a window on, or an OpenCV without a GUI."""
+
+
+def display_available() -> bool:
+    """Whether a window can appear: X11 or Wayland on Linux; always on macOS and Windows."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class PreviewSink:
+    def __init__(self, title: str = WINDOW_TITLE) -> None:
+        if not display_available():
+            raise PreviewError("no display for the preview window (DISPLAY is not set); use --sink vcam or --sink file")
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error as err:
+            raise PreviewError(
+                "this OpenCV has no window support (opencv-python-headless?); "
+                "install opencv-python or use --sink vcam or --sink file"
+            ) from err
+        self.closed = False
+        self.frames_shown = 0
+
+    def send(self, image: npt.NDArray[np.uint8]) -> None:
+        if self.closed:
+            return
+        cv2.imshow(self.title, image)
+        key = cv2.waitKey(1) & 0xFF
+        self.frames_shown += 1
+        # The window's visibility drops below 1 once the user closes it.
+        if key in _CLOSE_KEYS or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            logger.info("preview window closed; the other outputs go on")
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass  # already gone with the window manager
