@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = _run_config(args, _load_config(args))
     landmarks = Path(config.face.landmarks) if config.face.landmarks else None
-    tracking = FaceTrackingSettings() if landmarks is None else FaceTrackingSettings(landmarks_path=landmarks)
+    tracking = FaceTrackingSettings(landmarks_path=landmarks)
     settings = FaceStageSettings(tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds)
     first_stage = FaceStage(settings)  # built now so that a missing model fails before any device opens
     spare = [first_stage]
@@ -234,6 +234,70 @@ def _write_config(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _models(args: argparse.Namespace) -> int:
+    from overlay import model_store
+
+    if args.action == "list":
+        for spec in model_store.MANIFEST:
+            where = model_store.installed_path(spec)
+            state = f"installed: {where}" if where else "not installed"
+            pin = "" if spec.pinned else " [no pinned checksum yet]"
+            print(f"{spec.name}\n    {spec.description}{pin}\n    {state}\n    licence: {spec.licence}")
+        print(f"(folder: {model_store.models_dir()})")
+        return EXIT_OK
+    if args.action == "verify":
+        names = [args.name] if args.name else [s.name for s in model_store.MANIFEST]
+        problems: list[str] = []
+        checked = 0
+        for name in names:
+            spec = model_store.find_spec(name)
+            if not args.name and model_store.installed_path(spec) is None:
+                continue
+            problems += model_store.verify(spec)
+            checked += 1
+        for problem in problems:
+            print(f"emotion-overlay: {problem}", file=sys.stderr)
+        print(f"{checked} model(s) checked, {len(problems)} problem(s)")
+        return EXIT_FAILURE if problems else EXIT_OK
+    if not args.name:
+        raise OverlayError(f"`models {args.action}` needs a model name; see `emotion-overlay models list`")
+    spec = model_store.find_spec(args.name)
+    if args.action == "remove":
+        model_store.remove(spec)
+        print(f"removed {spec.name}")
+        return EXIT_OK
+    installed = model_store.pull(
+        spec, archive=args.file, trust_unpinned=args.trust_unpinned, progress=_progress_bar(spec.name)
+    )
+    print(file=sys.stderr)
+    if not spec.pinned:
+        print(
+            f"emotion-overlay: {spec.name} installed UNVERIFIED; its sha256 is {installed.download_sha256}",
+            file=sys.stderr,
+        )
+    print(installed.path)
+    return EXIT_OK
+
+
+def _progress_bar(name: str) -> Callable[[int, int | None], None]:
+    """A one-line progress display on stderr, redrawn at most every 1 %."""
+    shown = [-1]
+
+    def show(done: int, total: int | None) -> None:
+        step = int(done * 100 / total) if total else done >> 20
+        if step == shown[0]:
+            return
+        shown[0] = step
+        if total:
+            bar = "#" * (step // 4)
+            line = f"\r{name} [{bar:<25}] {step:3d}% {done / 1e6:7.1f}/{total / 1e6:.1f} MB"
+        else:
+            line = f"\r{name} {done / 1e6:7.1f} MB"
+        print(line, end="", file=sys.stderr, flush=True)
+
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-overlay",
@@ -292,6 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list cameras and microphones")
     devices.add_argument("--json", action="store_true", help="print one JSON object")
     devices.set_defaults(handler=_devices)
+
+    models = commands.add_parser(
+        "models",
+        help="upstream models: list | pull NAME | verify [NAME] | remove NAME",
+        description="Fetch, check and remove the upstream models the app can use (Vosk speech recognisers, "
+        "dlib's face landmarks). Each download is checked against a pinned sha256 before it is installed.",
+    )
+    models.add_argument("action", choices=("list", "pull", "verify", "remove"))
+    models.add_argument("name", nargs="?", help="model name from `models list`")
+    models.add_argument("--file", type=Path, help="install from an archive you downloaded yourself")
+    models.add_argument("--trust-unpinned", action="store_true", help="install a model that has no pinned checksum")
+    models.set_defaults(handler=_models)
 
     config = commands.add_parser("config", help="the settings file: path | show | edit | reset")
     config.add_argument("action", choices=("path", "show", "edit", "reset"))

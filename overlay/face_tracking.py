@@ -28,14 +28,23 @@ DEFAULT_LANDMARKS_PATH: Final[Path] = Path("/usr/share/dlib/shape_predictor_68_f
 MAX_SIZE_CHANGE: Final[float] = 1.2
 MAX_MOVE: Final[float] = 0.25  # of the face's size
 LANDMARKS_HINT = (
-    "install it with `sudo apt-get install libdlib-data` (Debian/Ubuntu), or point --landmarks at a copy of "
-    "shape_predictor_68_face_landmarks.dat"
+    "install it with `sudo apt-get install libdlib-data` (Debian/Ubuntu) or `emotion-overlay models pull "
+    "dlib-landmarks-68`, or point --landmarks at a copy of shape_predictor_68_face_landmarks.dat"
 )
+
+
+def default_landmarks_path() -> Path:
+    """Debian's copy when installed, else the one `emotion-overlay models pull` fetched (or Debian's path)."""
+    if DEFAULT_LANDMARKS_PATH.is_file():
+        return DEFAULT_LANDMARKS_PATH
+    from overlay.model_store import find_spec, installed_path
+
+    return installed_path(find_spec("dlib-landmarks-68")) or DEFAULT_LANDMARKS_PATH
 
 
 @dataclass(frozen=True)
 class FaceTrackingSettings:
-    landmarks_path: Path = DEFAULT_LANDMARKS_PATH
+    landmarks_path: Path | None = None  # None: default_landmarks_path()
     detect_width: int = 320  # frames are shrunk to this width for detection
     redetect_every: int = 10  # frames between full detections while faces are held
     min_face_fraction: float = 0.06  # faces narrower than this share of the frame are ignored
@@ -69,7 +78,7 @@ class FaceTracker:
         import dlib  # heavy; imported only when faces are tracked
 
         self.settings = settings or FaceTrackingSettings()
-        path = self.settings.landmarks_path
+        path = self.settings.landmarks_path or default_landmarks_path()
         if not path.is_file():
             raise ModelError(f"face landmark model {path} not found; {LANDMARKS_HINT}")
         try:
