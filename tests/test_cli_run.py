@@ -83,7 +83,7 @@ def test_missing_landmark_file(tmp_path: Path) -> None:
 def test_missing_virtual_camera_explains_the_setup(shared_data: Path) -> None:
     result = run_cli(["run", "--camera", str(shared_data / "video" / "talking" / "1.mp4"), "--sink", "vcam"])
     assert result.returncode == 1
-    assert "modprobe v4l2loopback" in _one_line(result.stderr)
+    assert "installer/linux/virtual-camera.sh" in _one_line(result.stderr)
 
 
 def _frame(path: Path, index: int) -> "cv2.typing.MatLike":

@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 CARD_LABEL = "Emotion Overlay"
 if sys.platform.startswith("linux"):
     SETUP_HINT = (
-        "no v4l2loopback device; set one up with `sudo apt-get install v4l2loopback-dkms && "
-        f'sudo modprobe v4l2loopback devices=1 card_label="{CARD_LABEL}" exclusive_caps=1`, '
-        "or use another sink"
+        f'no "{CARD_LABEL}" v4l2loopback device; set it up once with `bash installer/linux/virtual-camera.sh` '
+        f'(or `sudo modprobe v4l2loopback devices=1 video_nr=10 card_label="{CARD_LABEL}" exclusive_caps=1`), '
+        "or use another sink (--sink file, --sink preview)"
     )
 else:
     SETUP_HINT = "install OBS Studio 28+ and start its virtual camera once, or use another sink (--sink file)"
@@ -42,6 +42,8 @@ class VirtualCameraSink:
         import pyvirtualcam  # imported on use: it probes devices at import on some platforms
 
         self.width, self.height, self.fps = width, height, fps
+        if device is None and backend is None:
+            device = _our_loopback_device()
         try:
             self._camera = pyvirtualcam.Camera(
                 width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR, device=device, backend=backend
@@ -62,3 +64,15 @@ class VirtualCameraSink:
         if not self._closed:
             self._closed = True
             self._camera.close()
+
+
+def _our_loopback_device() -> str | None:
+    """On Linux, the /dev/videoN named CARD_LABEL (ours, not another app's loopback); else pyvirtualcam's choice."""
+    if not sys.platform.startswith("linux"):
+        return None
+    from overlay.sources.camera_devices import list_cameras
+
+    for camera in list_cameras():
+        if camera.name == CARD_LABEL:
+            return camera.path
+    return None
