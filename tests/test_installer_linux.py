@@ -1,4 +1,4 @@
-"""installer/linux/virtual-camera.sh: the steps it would take, checked with --dry-run (no root, no kernel module here)."""
+"""installer/linux/virtual-camera.sh: its steps, checked with --dry-run (no root or kernel module here)."""
 
 import subprocess
 from pathlib import Path
