@@ -73,7 +73,10 @@ def read_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> AudioClip:
             chunks.extend(_samples(out) for out in resampler.resample(None))
         except (av.error.FFmpegError, ValueError) as err:
             if not chunks:
-                raise DataError(f"{path}: its audio cannot be decoded ({err}); re-encode the file") from err
+                raise DataError(
+                    f"{path}: its audio cannot be decoded ({err}); convert it to 16-bit WAV "
+                    "(e.g. ffmpeg -i IN -ac 1 -ar 16000 OUT.wav)"
+                ) from err
             truncated = True
             logger.warning("%s: audio damaged after %.2f s (%s); using what came before", path, _seconds(chunks), err)
     if not chunks:

@@ -18,7 +18,7 @@ from overlay.errors import OverlayError
 
 if TYPE_CHECKING:
     from overlay.config import Config
-    from overlay.pipeline import FrameSink, FrameSource
+    from overlay.pipeline import AudioSource, FrameSink, FrameSource
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -40,6 +40,28 @@ def _eval_face(args: argparse.Namespace) -> int:
 
     model = FaceExpressionModel(args.model, threads=args.threads)
     report = evaluate_face(args.data, model)
+    print(json.dumps(report.to_json()) if args.json else format_report(report))
+    return EXIT_OK
+
+
+def _actor_set(text: str) -> frozenset[int]:
+    """ "17-20" or "17,18,20" -> a set of RAVDESS actor numbers."""
+    actors: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            actors.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected actor numbers like 17-20 or 17,19, got {text!r}") from None
+    return frozenset(actors)
+
+
+def _eval_voice(args: argparse.Namespace) -> int:
+    from overlay.evaluation import evaluate_voice, format_report
+    from overlay.voice_model import VoiceEmotionModel
+
+    model = VoiceEmotionModel(args.model, threads=args.threads)
+    report = evaluate_voice(args.data, model, actors=args.actors)
     print(json.dumps(report.to_json()) if args.json else format_report(report))
     return EXIT_OK
 
@@ -92,11 +114,44 @@ def _open_sinks(kinds: Sequence[str], out: Path, config: Config, source: FrameSo
     return sinks
 
 
+def _open_audio(microphone: str, source: FrameSource, on_event: Callable[[str, str], None]) -> AudioSource | None:
+    """The sound to analyse: a video file's own track, a microphone, or none ("off").
+
+    With "auto", a missing track or microphone turns voice off with a warning (the face goes
+    on); a microphone asked for by name or index must open.
+    """
+    from overlay.audio_file import NoAudioTrackError, read_audio
+    from overlay.microphones import resolve_microphone
+    from overlay.sources.file_audio import FileAudioSource
+    from overlay.sources.microphone import MicrophoneSource
+    from overlay.sources.video_file import VideoFileSource, video_start_seconds
+
+    log = logging.getLogger("overlay.cli")
+    if microphone == "off":
+        return None
+    if microphone == "auto" and isinstance(source, VideoFileSource):
+        try:
+            clip = read_audio(source.path)
+        except NoAudioTrackError as err:
+            log.warning("%s", err)
+            return None
+        loop = source.duration_seconds if source.loop else None
+        return FileAudioSource(clip, lambda: source.origin, video_start_seconds(source.path), loop_seconds=loop)
+    try:
+        return MicrophoneSource(resolve_microphone(None if microphone == "auto" else microphone), on_event=on_event)
+    except OverlayError as err:
+        if microphone != "auto":
+            raise
+        log.warning("%s; voice is off", err)
+        return None
+
+
 def _run(args: argparse.Namespace) -> int:
     from overlay.face_stage import FaceStage, FaceStageSettings
     from overlay.face_tracking import FaceTrackingSettings
     from overlay.pipeline import LivePipeline
     from overlay.rendering import OverlaySettings
+    from overlay.voice_stage import VoiceStage, VoiceStageSettings
 
     config = _run_config(args, _load_config(args))
     landmarks = Path(config.face.landmarks) if config.face.landmarks else None
@@ -114,11 +169,21 @@ def _run(args: argparse.Namespace) -> int:
         if running:
             running[0].record_event(kind, detail)
 
+    voice_settings = VoiceStageSettings()
+    spare_voice = [VoiceStage(voice_settings)] if config.audio.microphone != "off" else []
+
+    def make_voice_stage() -> VoiceStage:
+        return spare_voice.pop() if spare_voice else VoiceStage(voice_settings)
+
     source = _open_source(config.camera.device, args.loop, config, on_source_event)
+    audio: AudioSource | None = None
     try:
+        audio = _open_audio(config.audio.microphone, source, on_source_event)
         sinks = _open_sinks(config.output.sinks, Path(config.output.file), config, source)
     except BaseException:
         source.close()
+        if audio is not None:
+            audio.close()
         raise
     shown = config.overlay
     overlay_settings = OverlaySettings(
@@ -126,16 +191,20 @@ def _run(args: argparse.Namespace) -> int:
         expression_bars=shown.expression_bars,
         blinks=shown.blinks,
         indicator=shown.indicator,
+        voice=shown.voice,
         mirror=config.camera.mirror,
     )
-    pipeline = LivePipeline(source, make_stage, sinks, overlay_settings)
+    pipeline = LivePipeline(
+        source, make_stage, sinks, overlay_settings, audio=audio, make_voice_analyser=make_voice_stage
+    )
     running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stop())
     stats = pipeline.run(max_seconds=args.seconds)
+    voice = f", {stats.voice_estimates} voice windows" if audio is not None else ", voice off"
     print(
         f"emotion-overlay: {stats.frames_out} frames in {stats.seconds:.1f} s "
-        f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s)",
+        f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s{voice})",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -150,6 +219,7 @@ def _run_config(args: argparse.Namespace, config: Config) -> Config:
     sinks = tuple(dict.fromkeys(args.sink)) if args.sink else None
     return dataclasses.replace(
         config,
+        audio=dataclasses.replace(config.audio, **given(microphone=args.mic)),
         camera=dataclasses.replace(
             config.camera,
             **given(device=args.camera, width=args.width, height=args.height, fps=args.fps, mirror=args.mirror),
@@ -323,6 +393,21 @@ def build_parser() -> argparse.ArgumentParser:
     face.add_argument("--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)")
     face.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
     face.set_defaults(handler=_eval_face)
+    voice = modalities.add_parser(
+        "voice",
+        help="score the voice emotion model on RAVDESS-named .wav/.flac files under DIR",
+        description="Score the voice emotion model on RAVDESS-named audio files anywhere under DIR "
+        "(03-01-EE-II-SS-RR-AA.wav|flac; the label comes from EE, calm counts as neutral). One prediction "
+        "per file: the mean over its 2 s speech windows, as live.",
+    )
+    voice.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder searched recursively")
+    voice.add_argument("--actors", type=_actor_set, metavar="LIST", help="only these actors, e.g. 17-20")
+    voice.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    voice.add_argument(
+        "--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)"
+    )
+    voice.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
+    voice.set_defaults(handler=_eval_voice)
 
     run = commands.add_parser(
         "run",
@@ -332,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the config file (`emotion-overlay config show`); flags override them. Ctrl-C or SIGTERM stops it.",
     )
     run.add_argument("--camera", metavar="INDEX|NAME|FILE", help="camera index, (part of) its name, or a video file")
+    run.add_argument(
+        "--mic",
+        metavar="auto|default|off|INDEX|NAME",
+        help="sound to analyse (default auto: a video file's own track, else the default microphone)",
+    )
     run.add_argument("--loop", action="store_true", help="replay a video file from the start when it ends")
     run.add_argument(
         "--sink",

@@ -51,6 +51,14 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class AudioConfig:
+    microphone: str = field(
+        default="auto",
+        metadata={"help": "auto (a video file's own sound, else the default microphone), default, off, index or name"},
+    )
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     sinks: tuple[str, ...] = field(default=("vcam",), metadata=_choices(*SINK_KINDS))
     file: str = "emotion-overlay.mp4"
@@ -70,11 +78,13 @@ class OverlayConfig:
     expression_bars: bool = True
     blinks: bool = True
     indicator: bool = True
+    voice: bool = True
 
 
 @dataclass(frozen=True)
 class Config:
     camera: CameraConfig = CameraConfig()
+    audio: AudioConfig = AudioConfig()
     output: OutputConfig = OutputConfig()
     face: FaceConfig = FaceConfig()
     overlay: OverlayConfig = OverlayConfig()

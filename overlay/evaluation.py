@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from overlay.face_dataset import load_labelled_faces
 from overlay.face_model import FaceExpressionModel
 from overlay.metrics import ClassificationReport, classification_report
+from overlay.voice_activity import VoiceActivityDetector
+from overlay.voice_dataset import load_labelled_speech
+from overlay.voice_model import VoiceEmotionModel
+from overlay.voice_windows import clip_probabilities, speech_windows
 
 
 def evaluate_face(data_dir: Path, model: FaceExpressionModel) -> ClassificationReport:
@@ -14,6 +22,30 @@ def evaluate_face(data_dir: Path, model: FaceExpressionModel) -> ClassificationR
     faces = load_labelled_faces(data_dir)
     predicted = model.predict(faces.inputs).argmax(axis=1)
     return classification_report(faces.labels, predicted)
+
+
+def evaluate_voice(
+    data_dir: Path,
+    model: VoiceEmotionModel,
+    vad: VoiceActivityDetector | None = None,
+    noise: Callable[[npt.NDArray[np.float32], int], npt.NDArray[np.float32]] | None = None,
+    actors: frozenset[int] | None = None,
+) -> ClassificationReport:
+    """Score the voice model on RAVDESS-named files under DIR, one prediction per file.
+
+    A file's prediction is the mean over its speech windows, as live; a file where no speech
+    is detected is scored on all its windows so that every labelled file counts. `noise(samples,
+    file_index)` may degrade the audio first (the model card's noisy condition); `actors`
+    limits scoring to those RAVDESS actors (the held-out ones).
+    """
+    speech = load_labelled_speech(data_dir, actors)
+    vad = vad or VoiceActivityDetector()
+    predicted = []
+    for index, clip in enumerate(speech.clips):
+        samples = noise(clip.samples, index) if noise else clip.samples
+        windows = speech_windows(samples, vad, fall_back_to_all=True)
+        predicted.append(int(clip_probabilities(model.predict(windows.inputs)).argmax()))
+    return classification_report(speech.labels, np.asarray(predicted))
 
 
 def format_report(report: ClassificationReport) -> str:

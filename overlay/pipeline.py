@@ -10,6 +10,9 @@ Threads and queues (the backpressure policy of each):
 - The "face-analysis" thread takes from that slot, runs the face stage and publishes its
   result by swapping one reference. It is supervised: an unexpected error is logged with
   its traceback and recorded as an event, and the stage is rebuilt after a short pause.
+- The "voice-analysis" thread (when there is audio) reads audio blocks as they come (the
+  source queues them without loss), feeds the voice stage and publishes each estimate the
+  same way. It is supervised like the face thread; its CPU time is counted for the bench.
 - A sink that fails is logged, recorded and dropped; the others go on.
 """
 
@@ -26,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.face_stage import FaceAnalysis
-from overlay.records import VideoFrame
+from overlay.records import AudioBlock, VideoFrame, VoiceEstimate
 from overlay.rendering import OverlaySettings, OverlayState, render
 
 logger = logging.getLogger(__name__)
@@ -50,6 +53,20 @@ class FrameSink(Protocol):
 
 class Analyser(Protocol):
     def analyse(self, frame: VideoFrame) -> FaceAnalysis: ...
+
+
+class AudioSource(Protocol):
+    overflows: int
+
+    def read(self, timeout: float) -> AudioBlock | None: ...
+    def close(self) -> None: ...
+
+
+class VoiceAnalyser(Protocol):
+    def feed(self, block: AudioBlock) -> list[VoiceEstimate]: ...
+
+
+VOICE_FRESH_S = 2.5  # a voice estimate is drawn until this long after its window ended
 
 
 class LatestSlot(Generic[T]):
@@ -89,6 +106,8 @@ class PipelineStats:
     frames_out: int = 0
     analyses: int = 0
     frames_dropped_for_analysis: int = 0
+    voice_estimates: int = 0
+    voice_cpu_seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
@@ -109,6 +128,8 @@ class LivePipeline:
         sinks: Sequence[FrameSink],
         overlay: OverlaySettings | None = None,
         restart_pause_s: float = 1.0,
+        audio: AudioSource | None = None,
+        make_voice_analyser: Callable[[], VoiceAnalyser] | None = None,
     ) -> None:
         self.source = source
         self._make_analyser = make_analyser
@@ -117,6 +138,10 @@ class LivePipeline:
         self._restart_pause_s = restart_pause_s
         self._slot: LatestSlot[VideoFrame] = LatestSlot()
         self._latest: FaceAnalysis | None = None
+        self.audio = audio
+        self._make_voice_analyser = make_voice_analyser
+        self._voice: VoiceEstimate | None = None
+        self.voice_estimates: list[VoiceEstimate] = []
         self._stop = threading.Event()
         self.stats = PipelineStats()
 
@@ -125,19 +150,25 @@ class LivePipeline:
         self._stop.set()
 
     def run(self, max_seconds: float | None = None) -> PipelineStats:
-        analysis = threading.Thread(target=self._analysis_loop, name="face-analysis", daemon=True)
+        workers = [threading.Thread(target=self._analysis_loop, name="face-analysis", daemon=True)]
+        if self.audio is not None and self._make_voice_analyser is not None:
+            workers.append(threading.Thread(target=self._voice_loop, name="voice-analysis", daemon=True))
         self.stats.started = time.monotonic()
-        analysis.start()
+        for worker in workers:
+            worker.start()
         try:
             self._video_loop(max_seconds)
         finally:
             self._stop.set()
-            analysis.join(timeout=2.0)
+            for worker in workers:
+                worker.join(timeout=2.0)
             self.stats.ended = time.monotonic()
             self.stats.frames_dropped_for_analysis = self._slot.dropped
             for sink in self.sinks:
                 sink.close()
             self.source.close()
+            if self.audio is not None:
+                self.audio.close()
         return self.stats
 
     def _video_loop(self, max_seconds: float | None) -> None:
@@ -146,10 +177,15 @@ class LivePipeline:
             if frame is None:
                 break
             latest = self._latest
+            voice = self._voice
+            if voice is not None and frame.timestamp - voice.end > VOICE_FRESH_S:
+                voice = None
             state = OverlayState(
                 faces=latest.faces if latest else (),
                 expression=latest.expression if latest else None,
                 blink=latest.blink if latest else None,
+                voice=voice,
+                voice_enabled=self.audio is not None,
                 analysis_on=True,
             )
             annotated = render(frame.image, state, self.overlay)
@@ -185,6 +221,30 @@ class LivePipeline:
                 continue
             self._latest = result
             self.stats.analyses += 1
+
+    def _voice_loop(self) -> None:
+        assert self.audio is not None and self._make_voice_analyser is not None
+        analyser: VoiceAnalyser | None = None
+        while not self._stop.is_set():
+            block = self.audio.read(timeout=0.1)
+            if block is None:
+                continue
+            cpu_started = time.thread_time()
+            try:
+                if analyser is None:
+                    analyser = self._make_voice_analyser()
+                estimates = analyser.feed(block)
+            except Exception as err:
+                logger.exception("voice analysis failed; restarting the stage in %.1f s", self._restart_pause_s)
+                self.record_event("stage_restarted", f"voice: {type(err).__name__}: {err}")
+                analyser = None
+                self._stop.wait(self._restart_pause_s)
+                continue
+            self.stats.voice_cpu_seconds += time.thread_time() - cpu_started
+            for estimate in estimates:
+                self._voice = estimate
+                self.voice_estimates.append(estimate)
+                self.stats.voice_estimates += 1
 
     def record_event(self, kind: str, detail: str) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""

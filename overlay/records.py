@@ -27,3 +27,27 @@ class VideoFrame:
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """Consecutive 16 kHz mono samples in [-1, 1]; `timestamp` is when the first was captured."""
+
+    samples: npt.NDArray[np.float32]
+    timestamp: float
+    sample_rate: int = 16_000
+
+    @property
+    def end(self) -> float:
+        return self.timestamp + len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class VoiceEstimate:
+    """The voice's reading of one window [start, end): probabilities over the 7 labels, or
+    None when the window held too little speech (then fusion gives the voice no weight)."""
+
+    start: float
+    end: float
+    probabilities: npt.NDArray[np.float32] | None
+    speech_fraction: float

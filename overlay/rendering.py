@@ -16,6 +16,7 @@ import numpy.typing as npt
 from overlay.blinks import BlinkState
 from overlay.face_tracking import TrackedFace
 from overlay.labels import EMOTIONS
+from overlay.records import VoiceEstimate
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE = (255, 255, 255)
@@ -31,6 +32,7 @@ class OverlaySettings:
     expression_bars: bool = True
     blinks: bool = True
     indicator: bool = True
+    voice: bool = True
     mirror: bool = False
 
 
@@ -41,6 +43,8 @@ class OverlayState:
     faces: tuple[TrackedFace, ...] = ()
     expression: npt.NDArray[np.float32] | None = None
     blink: BlinkState | None = None
+    voice: VoiceEstimate | None = None  # the latest fresh one; probabilities None while nobody speaks
+    voice_enabled: bool = False  # whether a voice path runs at all (else nothing is drawn for it)
     analysis_on: bool = True
     extra_lines: tuple[str, ...] = field(default=())
 
@@ -52,8 +56,11 @@ def _scale(frame: npt.NDArray[np.uint8]) -> float:
 def _text(
     image: npt.NDArray[np.uint8], text: str, origin: tuple[int, int], size: float, colour: tuple[int, int, int] = _WHITE
 ) -> None:
+    """Text with a drop shadow, so it reads on light and dark video alike."""
     thickness = max(1, round(2 * size))
-    cv2.putText(image, text, origin, _FONT, size, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    offset = max(1, round(1.5 * size))
+    shadow = (origin[0] + offset, origin[1] + offset)
+    cv2.putText(image, text, shadow, _FONT, size, (0, 0, 0), thickness, cv2.LINE_AA)
     cv2.putText(image, text, origin, _FONT, size, colour, thickness, cv2.LINE_AA)
 
 
@@ -81,7 +88,18 @@ def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlayS
             )
     margin = round(16 * s)
     if settings.expression_bars and state.expression is not None:
-        _draw_bars(image, state.expression, margin, margin, s)
+        _draw_bars(image, "face", state.expression, margin, margin, s)
+    if settings.voice and state.voice_enabled:
+        # Beside the face bars when the frame is wide enough (leaving room for the indicator),
+        # else below them.
+        x, y = 2 * margin + round(_BARS_W * s), margin
+        if x + round(_BARS_W * s) + round(170 * s) > width:
+            x, y = margin, margin + (_bars_height(s) + margin if settings.expression_bars else 0)
+        if state.voice is not None and state.voice.probabilities is not None:
+            _draw_bars(image, "voice", state.voice.probabilities, x, y, s)
+        else:
+            _panel(image, x, y, x + round(250 * s), y + round(44 * s))
+            _text(image, "voice: no speech", (x + round(10 * s), y + round(30 * s)), 0.7 * s, (170, 170, 170))
     if settings.blinks and state.blink is not None:
         rate = state.blink.blinks_per_minute
         line = f"blinks {state.blink.blink_count}" + (f"  {rate:.0f}/min" if rate is not None else "")
@@ -102,15 +120,24 @@ def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlayS
     return np.asarray(image, dtype=np.uint8)
 
 
-def _draw_bars(image: npt.NDArray[np.uint8], probabilities: npt.NDArray[np.float32], x: int, y: int, s: float) -> None:
-    """The top expression in large type, then one bar per label."""
+_BARS_W = 380  # bar panel width at 720 p
+
+
+def _bars_height(s: float) -> int:
+    return round(44 * s) + len(EMOTIONS) * (round(18 * s) + round(6 * s)) + round(6 * s)
+
+
+def _draw_bars(
+    image: npt.NDArray[np.uint8], title: str, probabilities: npt.NDArray[np.float32], x: int, y: int, s: float
+) -> None:
+    """The modality and its top label in large type, then one bar per label."""
     bar_w, bar_h, gap, label_w = round(200 * s), round(18 * s), round(6 * s), round(110 * s)
     top = int(np.argmax(probabilities))
     header_h = round(44 * s)
-    _panel(image, x, y, x + label_w + bar_w + round(70 * s), y + header_h + len(EMOTIONS) * (bar_h + gap) + gap)
+    _panel(image, x, y, x + round(_BARS_W * s), y + _bars_height(s))
     _text(
         image,
-        f"{EMOTIONS[top]} {probabilities[top] * 100:.0f}%",
+        f"{title}: {EMOTIONS[top]} {probabilities[top] * 100:.0f}%",
         (x + round(10 * s), y + round(32 * s)),
         1.0 * s,
         _ACCENT,

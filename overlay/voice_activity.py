@@ -1,10 +1,13 @@
 """Deciding when someone is speaking: WebRTC's voice activity detector behind a level gate.
 
-webrtcvad (the detector from Google's WebRTC, a GMM over sub-band energies) is small, runs
-in microseconds a frame and is robust to steady noise at aggressiveness 3. On its own it
-still fires on some loud broadband noise and on faint room sounds, so a frame must also be
-louder than MIN_LEVEL_DBFS, and a window counts as speech only when at least
-`min_speech_fraction` of its frames are voiced. False-alarm figures: models/voice/MODEL_CARD.md.
+webrtcvad (the detector from Google's WebRTC, a GMM over sub-band energies) is small and runs
+in microseconds a frame. On its own it fires on loud steady noise (fans, hiss, mains hum at
+-20 dBFS: 40-100 % of windows), so a frame counts as voiced only when webrtcvad says so AND
+it stands out from the audio around it: at least `min_above_floor_db` over the quietest
+tenth of the frames analysed together (a 2 s window live). Speech rises and falls by tens
+of dB between syllables; steady noise does not. Frames below `min_level_dbfs` are never
+voiced, and a window counts as speech when at least `min_speech_fraction` of its frames
+are voiced. Figures: `python bench/voice_activity.py` (in models/voice/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ FRAME_SAMPLES = int(SAMPLE_RATE * FRAME_SECONDS)
 class VoiceActivitySettings:
     aggressiveness: int = 3  # webrtcvad's 0 (permissive) .. 3 (strict)
     min_level_dbfs: float = -65.0  # frames quieter than this are never speech (RAVDESS speech goes down to -60)
+    min_above_floor_db: float = 6.0  # voiced frames stand this far above the quietest tenth
     min_speech_fraction: float = 0.3  # of a window's frames, for the window to be scored
 
 
@@ -44,7 +48,9 @@ class VoiceActivityDetector:
             return np.zeros(0, dtype=bool)
         frames = np.clip(samples[: n * FRAME_SAMPLES], -1.0, 1.0).reshape(n, FRAME_SAMPLES)
         rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
-        loud = 20.0 * np.log10(np.maximum(rms, 1e-10)) >= self.settings.min_level_dbfs
+        level = 20.0 * np.log10(np.maximum(rms, 1e-10))
+        floor = float(np.percentile(level, 10))
+        loud = (level >= self.settings.min_level_dbfs) & (level >= floor + self.settings.min_above_floor_db)
         pcm = (frames * 32767.0).astype("<i2")
         decisions = np.zeros(n, dtype=bool)
         for i in np.flatnonzero(loud):

@@ -62,8 +62,8 @@ class LabelledSpeech:
     skipped_files: tuple[Path, ...]
 
 
-def load_labelled_speech(root: Path) -> LabelledSpeech:
-    """Every RAVDESS-named .wav/.flac under root, decoded to 16 kHz mono.
+def load_labelled_speech(root: Path, only_actors: frozenset[int] | None = None) -> LabelledSpeech:
+    """Every RAVDESS-named .wav/.flac under root (only those of `only_actors` when given), decoded to 16 kHz mono.
 
     Audio files whose names do not follow RAVDESS are skipped with a warning (they carry no
     label); a file that has a RAVDESS name but cannot be decoded is an error, so a broken data
@@ -83,11 +83,16 @@ def load_labelled_speech(root: Path) -> LabelledSpeech:
             logger.warning("skipping %s: not a RAVDESS name (MM-VC-EE-II-SS-RR-AA), so it has no label", path)
             skipped.append(path)
             continue
+        if only_actors is not None and name.actor not in only_actors:
+            continue
         clips.append(read_audio(path))
         labels.append(EMOTIONS.index(name.label))
         actors.append(name.actor)
     if not clips:
-        raise DataError(f"{root}: no RAVDESS-named .wav or .flac files found (names like 03-01-05-01-02-01-12.wav)")
+        which = f" of actors {sorted(only_actors)}" if only_actors is not None else ""
+        raise DataError(
+            f"{root}: no RAVDESS-named .wav or .flac files{which} found (names like 03-01-05-01-02-01-12.wav)"
+        )
     return LabelledSpeech(
         clips=tuple(clips),
         labels=np.asarray(labels, dtype=np.int64),

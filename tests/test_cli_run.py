@@ -98,7 +98,7 @@ def _frame(path: Path, index: int) -> "cv2.typing.MatLike":
 def test_overlay_elements_switch_off_in_the_config(shared_data: Path, tmp_path: Path, isolated_config: Path) -> None:
     clip = shared_data / "video" / "talking" / "3.mp4"
     isolated_config.write_text(
-        "[overlay]\nface_boxes = false\nexpression_bars = false\nblinks = false\nindicator = false\n"
+        "[overlay]\nface_boxes = false\nexpression_bars = false\nblinks = false\nindicator = false\nvoice = false\n"
     )
     bare = tmp_path / "bare.mp4"
     assert (

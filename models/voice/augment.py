@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
+from overlay.synthetic_noise import add_noise, coloured_noise, hum
 from overlay.voice_features import SAMPLE_RATE
 
 Audio = npt.NDArray[np.float32]
@@ -41,31 +42,6 @@ def band_limit(x: Audio, rng: np.random.Generator) -> Audio:
     high = rng.uniform(3000, 7500)
     sos = signal.butter(4, [low, high], btype="bandpass", fs=SAMPLE_RATE, output="sos")
     return signal.sosfilt(sos, x).astype(np.float32)
-
-
-def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> Audio:
-    """Noise with power spectrum ~ 1/f^exponent (0 white, 1 pink, 2 brown), unit RMS."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
-    noise = np.fft.irfft(spectrum / f ** (exponent / 2), n)
-    return (noise / (noise.std() + 1e-12)).astype(np.float32)
-
-
-def hum(n: int, rng: np.random.Generator) -> Audio:
-    base = rng.choice([50.0, 60.0])
-    t = np.arange(n) / SAMPLE_RATE
-    wave = sum(np.sin(2 * np.pi * base * k * t + rng.uniform(0, 6.3)) / k for k in range(1, 8))
-    wave = wave + 0.3 * rng.standard_normal(n)
-    return (wave / (wave.std() + 1e-12)).astype(np.float32)
-
-
-def add_noise(x: Audio, noise: Audio, snr_db: float) -> Audio:
-    """x + noise scaled so that speech power / noise power = snr_db (speech power over its loud half)."""
-    power = np.square(x, dtype=np.float64)
-    speech_power = np.mean(power[power >= np.median(power)]) if len(x) else 0.0
-    noise_power = np.mean(np.square(noise, dtype=np.float64)) + 1e-20
-    scale = np.sqrt(speech_power / noise_power / 10 ** (snr_db / 10))
-    return (x + scale * noise).astype(np.float32)
 
 
 def augment(x: Audio, rng: np.random.Generator, babble_source: Callable[[int], Audio]) -> Audio:

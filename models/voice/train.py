@@ -33,11 +33,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from augment import add_noise, augment, coloured_noise
+from augment import augment
 from network import VoiceEmotionNet
 
 from overlay.labels import EMOTIONS
 from overlay.metrics import ClassificationReport, classification_report
+from overlay.synthetic_noise import add_noise, coloured_noise
 from overlay.voice_activity import VoiceActivityDetector
 from overlay.voice_dataset import load_labelled_speech
 from overlay.voice_features import WINDOW_SAMPLES, log_mel
@@ -155,11 +156,7 @@ def main() -> None:
     for index in np.flatnonzero(is_val):
         samples = data.clips[index].samples
         for target, audio in ((val_clean, samples), (val_noisy, noisy_copy(samples, int(index)))):
-            windows = speech_windows(audio, vad)
-            # A file where nothing is heard as speech is still scored (on all its windows) so
-            # that validation counts every file.
-            inputs = windows.inputs if windows.starts else np.stack([log_mel(audio[:WINDOW_SAMPLES])[None]])
-            target.append(inputs)
+            target.append(speech_windows(audio, vad, fall_back_to_all=True).inputs)
     counts = np.bincount(y_train, minlength=len(EMOTIONS))
     print(
         f"train {len(y_train)} files (actors {sorted(set(data.actors[~is_val].tolist()))}); "

@@ -66,6 +66,16 @@ class VideoFileSource:
         self._started: float | None = None
         self._closed = False
 
+    @property
+    def origin(self) -> float | None:
+        """The clock reading when the first frame was delivered (frame i is due at origin + i / fps)."""
+        return self._started
+
+    @property
+    def duration_seconds(self) -> float:
+        frames = float(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        return frames / self.fps if frames > 0 else math.inf
+
     def read(self) -> VideoFrame | None:
         """The next frame, waiting until it is due when paced; None at the end of the file."""
         if self._closed:
@@ -111,3 +121,17 @@ class VideoFileSource:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def video_start_seconds(path: Path) -> float:
+    """Presentation time of the file's first video frame (containers may start video after audio)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.start_time is None or stream.time_base is None:
+                return 0.0
+            return float(stream.start_time * stream.time_base)
+    except (av.error.FFmpegError, IndexError):
+        return 0.0

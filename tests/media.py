@@ -1,0 +1,62 @@
+"""Made-up media files for tests: a tone or speech-like sound, and a video whose flash and beep coincide."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+import soundfile
+
+
+def tone(seconds: float, rate: int = 16_000, freq: float = 440.0, level: float = 0.3) -> npt.NDArray[np.float32]:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.float32], rate: int = 16_000, subtype: str = "PCM_16") -> Path:
+    soundfile.write(str(path), samples, rate, subtype=subtype)
+    return path
+
+
+def write_flash_and_beep(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    fps: int = 25,
+    event_at: float = 1.6,
+    audio_rate: int = 44_100,
+    audio_delay: float = 0.0,
+) -> Path:
+    """An MP4 (MPEG-4 video + AAC) that is dark and silent except at `event_at` s of media time,
+    where the picture turns white and a 1 kHz beep starts, together. `audio_delay` starts the
+    audio stream that much after the video (containers often offset their streams)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=fps)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        audio = container.add_stream("aac", rate=audio_rate)
+        audio.layout = "mono"
+        for i in range(int(seconds * fps)):
+            pixels = np.full((240, 320, 3), 255 if i / fps >= event_at else 10, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        t = np.arange(int((seconds - audio_delay) * audio_rate)) / audio_rate + audio_delay
+        sound = np.where(t >= event_at, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
+        step = 1024
+        for start in range(0, len(sound), step):
+            chunk = sound[start : start + step]
+            block = av.AudioFrame.from_ndarray(chunk[np.newaxis], format="flt", layout="mono")
+            block.sample_rate = audio_rate
+            block.pts = start + round(audio_delay * audio_rate)
+            block.time_base = Fraction(1, audio_rate)
+            for packet in audio.encode(block):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
