@@ -66,6 +66,16 @@ def _eval_voice(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _eval_text(args: argparse.Namespace) -> int:
+    from overlay.evaluation import evaluate_text, format_report
+    from overlay.text_model import TextEmotionModel
+
+    model = TextEmotionModel(args.model, threads=args.threads)
+    report = evaluate_text(args.data, model)
+    print(json.dumps(report.to_json()) if args.json else format_report(report))
+    return EXIT_OK
+
+
 def _load_config(args: argparse.Namespace) -> Config:
     from overlay.config import load_config
 
@@ -151,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
     from overlay.face_tracking import FaceTrackingSettings
     from overlay.pipeline import LivePipeline
     from overlay.rendering import OverlaySettings
+    from overlay.speech_stage import SpeechStage, open_recognizer
+    from overlay.text_model import TextEmotionModel
     from overlay.voice_stage import VoiceStage, VoiceStageSettings
 
     config = _run_config(args, _load_config(args))
@@ -175,6 +187,11 @@ def _run(args: argparse.Namespace) -> int:
     def make_voice_stage() -> VoiceStage:
         return spare_voice.pop() if spare_voice else VoiceStage(voice_settings)
 
+    text_model = TextEmotionModel() if config.audio.microphone != "off" else None  # fails early if missing
+
+    def make_speech_stage() -> SpeechStage:
+        return SpeechStage(open_recognizer(), text_model)
+
     source = _open_source(config.camera.device, args.loop, config, on_source_event)
     audio: AudioSource | None = None
     try:
@@ -192,16 +209,27 @@ def _run(args: argparse.Namespace) -> int:
         blinks=shown.blinks,
         indicator=shown.indicator,
         voice=shown.voice,
+        captions=shown.captions,
         mirror=config.camera.mirror,
     )
     pipeline = LivePipeline(
-        source, make_stage, sinks, overlay_settings, audio=audio, make_voice_analyser=make_voice_stage
+        source,
+        make_stage,
+        sinks,
+        overlay_settings,
+        audio=audio,
+        make_voice_analyser=make_voice_stage,
+        make_speech_analyser=make_speech_stage,
     )
     running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stop())
     stats = pipeline.run(max_seconds=args.seconds)
-    voice = f", {stats.voice_estimates} voice windows" if audio is not None else ", voice off"
+    voice = (
+        f", {stats.voice_estimates} voice windows, {stats.utterances} utterances"
+        if audio is not None
+        else ", voice off"
+    )
     print(
         f"emotion-overlay: {stats.frames_out} frames in {stats.seconds:.1f} s "
         f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s{voice})",
@@ -408,6 +436,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     voice.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
     voice.set_defaults(handler=_eval_voice)
+    text = modalities.add_parser(
+        "text",
+        help="score the text emotion model on a GoEmotions TSV file",
+        description="Score the text emotion model on the single-label rows of a GoEmotions TSV file "
+        "(text<TAB>label ids<TAB>id; ids 0-27 mapped to the 7 labels through GoEmotions' Ekman grouping).",
+    )
+    text.add_argument("--data", type=Path, required=True, metavar="FILE", help="GoEmotions .tsv file")
+    text.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    text.add_argument("--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)")
+    text.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
+    text.set_defaults(handler=_eval_text)
 
     run = commands.add_parser(
         "run",

@@ -79,6 +79,7 @@ class OverlayConfig:
     blinks: bool = True
     indicator: bool = True
     voice: bool = True
+    captions: bool = True
 
 
 @dataclass(frozen=True)

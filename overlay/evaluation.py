@@ -11,6 +11,8 @@ import numpy.typing as npt
 from overlay.face_dataset import load_labelled_faces
 from overlay.face_model import FaceExpressionModel
 from overlay.metrics import ClassificationReport, classification_report
+from overlay.text_dataset import load_goemotions
+from overlay.text_model import TextEmotionModel
 from overlay.voice_activity import VoiceActivityDetector
 from overlay.voice_dataset import load_labelled_speech
 from overlay.voice_model import VoiceEmotionModel
@@ -46,6 +48,13 @@ def evaluate_voice(
         windows = speech_windows(samples, vad, fall_back_to_all=True)
         predicted.append(int(clip_probabilities(model.predict(windows.inputs)).argmax()))
     return classification_report(speech.labels, np.asarray(predicted))
+
+
+def evaluate_text(path: Path, model: TextEmotionModel) -> ClassificationReport:
+    """Score the text model on the single-label rows of a GoEmotions TSV file."""
+    texts = load_goemotions(path)
+    predicted = model.predict(texts.texts).argmax(axis=1)
+    return classification_report(texts.labels, predicted)
 
 
 def format_report(report: ClassificationReport) -> str:

@@ -37,6 +37,10 @@ class OnnxClassifier:
         except Exception as err:  # onnxruntime raises its own untyped errors on bad graphs
             raise ModelError(f"{path}: onnxruntime cannot load it ({err}); re-export or reinstall it") from err
 
+    def run_inputs(self, feeds: dict[str, npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
+        """Probabilities for a model with several named inputs (one batch)."""
+        return np.asarray(self._session.run([self.card.output_name], feeds)[0], dtype=np.float32)
+
     def run(self, inputs: npt.NDArray[np.float32], batch: int = 256) -> npt.NDArray[np.float32]:
         outputs = [
             np.asarray(self._session.run([self.card.output_name], {self.card.input_name: inputs[i : i + batch]})[0])

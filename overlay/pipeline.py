@@ -12,25 +12,34 @@ Threads and queues (the backpressure policy of each):
   its traceback and recorded as an event, and the stage is rebuilt after a short pause.
 - The "voice-analysis" thread (when there is audio) reads audio blocks as they come (the
   source queues them without loss), feeds the voice stage and publishes each estimate the
-  same way. It is supervised like the face thread; its CPU time is counted for the bench.
+  same way, and passes every block on to the words path. Supervised like the face thread;
+  its CPU time is counted for the bench.
+- The "speech-recognition" thread takes those blocks from an unbounded queue (speech
+  recognition must hear everything; a slow recogniser falls behind rather than skipping
+  words), updates the caption and turns each final utterance into a text estimate.
 - A sink that fails is logged, recorded and dropped; the others go on.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from overlay.face_stage import FaceAnalysis
-from overlay.records import AudioBlock, VideoFrame, VoiceEstimate
-from overlay.rendering import OverlaySettings, OverlayState, render
+from overlay.records import AudioBlock, TextEstimate, VideoFrame, VoiceEstimate
+from overlay.rendering import Captions, OverlaySettings, OverlayState, render
+
+if TYPE_CHECKING:
+    from asr.contract import Partial
+    from overlay.speech_stage import SpeechEvents
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +75,16 @@ class VoiceAnalyser(Protocol):
     def feed(self, block: AudioBlock) -> list[VoiceEstimate]: ...
 
 
+class SpeechAnalyser(Protocol):
+    recognizer_name: str
+
+    def feed(self, block: AudioBlock) -> SpeechEvents: ...
+    def finish(self) -> SpeechEvents: ...
+
+
 VOICE_FRESH_S = 2.5  # a voice estimate is drawn until this long after its window ended
+CAPTION_LINES = 2  # final utterances kept on screen
+CAPTION_FRESH_S = 8.0  # a final caption is drawn until this long after it was said
 
 
 class LatestSlot(Generic[T]):
@@ -108,6 +126,8 @@ class PipelineStats:
     frames_dropped_for_analysis: int = 0
     voice_estimates: int = 0
     voice_cpu_seconds: float = 0.0
+    utterances: int = 0
+    speech_cpu_seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
@@ -130,6 +150,7 @@ class LivePipeline:
         restart_pause_s: float = 1.0,
         audio: AudioSource | None = None,
         make_voice_analyser: Callable[[], VoiceAnalyser] | None = None,
+        make_speech_analyser: Callable[[], SpeechAnalyser] | None = None,
     ) -> None:
         self.source = source
         self._make_analyser = make_analyser
@@ -142,6 +163,11 @@ class LivePipeline:
         self._make_voice_analyser = make_voice_analyser
         self._voice: VoiceEstimate | None = None
         self.voice_estimates: list[VoiceEstimate] = []
+        self._make_speech_analyser = make_speech_analyser
+        self._speech_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
+        self._partial: Partial | None = None
+        self.text_estimates: list[TextEstimate] = []
+        self.recognizer_name = ""
         self._stop = threading.Event()
         self.stats = PipelineStats()
 
@@ -153,16 +179,18 @@ class LivePipeline:
         workers = [threading.Thread(target=self._analysis_loop, name="face-analysis", daemon=True)]
         if self.audio is not None and self._make_voice_analyser is not None:
             workers.append(threading.Thread(target=self._voice_loop, name="voice-analysis", daemon=True))
+            if self._make_speech_analyser is not None:
+                workers.append(threading.Thread(target=self._speech_loop, name="speech-recognition", daemon=True))
         self.stats.started = time.monotonic()
         for worker in workers:
             worker.start()
         try:
             self._video_loop(max_seconds)
         finally:
+            self.stats.ended = time.monotonic()
             self._stop.set()
             for worker in workers:
                 worker.join(timeout=2.0)
-            self.stats.ended = time.monotonic()
             self.stats.frames_dropped_for_analysis = self._slot.dropped
             for sink in self.sinks:
                 sink.close()
@@ -186,6 +214,7 @@ class LivePipeline:
                 blink=latest.blink if latest else None,
                 voice=voice,
                 voice_enabled=self.audio is not None,
+                captions=self._captions(frame.timestamp),
                 analysis_on=True,
             )
             annotated = render(frame.image, state, self.overlay)
@@ -241,10 +270,52 @@ class LivePipeline:
                 self._stop.wait(self._restart_pause_s)
                 continue
             self.stats.voice_cpu_seconds += time.thread_time() - cpu_started
+            if self._make_speech_analyser is not None:
+                self._speech_blocks.put(block)
             for estimate in estimates:
                 self._voice = estimate
                 self.voice_estimates.append(estimate)
                 self.stats.voice_estimates += 1
+
+    def _speech_loop(self) -> None:
+        assert self._make_speech_analyser is not None
+        analyser: SpeechAnalyser | None = None
+        while True:
+            try:
+                block = self._speech_blocks.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    break
+                continue
+            cpu_started = time.thread_time()
+            try:
+                if analyser is None:
+                    analyser = self._make_speech_analyser()
+                    self.recognizer_name = analyser.recognizer_name
+                self._publish_speech(analyser.feed(block))
+            except Exception as err:
+                logger.exception("speech recognition failed; restarting it in %.1f s", self._restart_pause_s)
+                self.record_event("stage_restarted", f"speech: {type(err).__name__}: {err}")
+                analyser = None
+                self._stop.wait(self._restart_pause_s)
+            self.stats.speech_cpu_seconds += time.thread_time() - cpu_started
+        if analyser is not None:
+            self._publish_speech(analyser.finish())  # the last words before the end
+
+    def _publish_speech(self, events: SpeechEvents) -> None:
+        if events.partial is not None:
+            self._partial = events.partial
+        for final in events.finals:
+            self.text_estimates.append(final)
+            self.stats.utterances += 1
+            self._partial = None
+
+    def _captions(self, now: float) -> Captions | None:
+        if self._make_speech_analyser is None or self.audio is None:
+            return None
+        finals = tuple(t.text for t in self.text_estimates[-CAPTION_LINES:] if now - t.end < CAPTION_FRESH_S)
+        partial = self._partial.text if self._partial is not None else ""
+        return Captions(finals, partial, self.recognizer_name)
 
     def record_event(self, kind: str, detail: str) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""

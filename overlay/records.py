@@ -51,3 +51,14 @@ class VoiceEstimate:
     end: float
     probabilities: npt.NDArray[np.float32] | None
     speech_fraction: float
+
+
+@dataclass(frozen=True)
+class TextEstimate:
+    """A final utterance [start, end) and the text model's reading of it."""
+
+    start: float
+    end: float
+    text: str
+    probabilities: npt.NDArray[np.float32]
+    recognizer: str  # which backend transcribed it, e.g. "pocketsphinx:en-us"

@@ -33,7 +33,17 @@ class OverlaySettings:
     blinks: bool = True
     indicator: bool = True
     voice: bool = True
+    captions: bool = True
     mirror: bool = False
+
+
+@dataclass(frozen=True)
+class Captions:
+    """What was said: the last final lines, the utterance in progress, and which recogniser heard it."""
+
+    finals: tuple[str, ...] = ()
+    partial: str = ""
+    recognizer: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class OverlayState:
     blink: BlinkState | None = None
     voice: VoiceEstimate | None = None  # the latest fresh one; probabilities None while nobody speaks
     voice_enabled: bool = False  # whether a voice path runs at all (else nothing is drawn for it)
+    captions: Captions | None = None  # None: no words path
     analysis_on: bool = True
     extra_lines: tuple[str, ...] = field(default=())
 
@@ -115,12 +126,56 @@ def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlayS
         cv2.circle(image, (cx, cy), radius, colour, -1, cv2.LINE_AA)
         (tw, _), _ = cv2.getTextSize(label, _FONT, 0.6 * s, max(1, round(1.2 * s)))
         _text(image, label, (cx - radius - round(8 * s) - tw, cy + round(6 * s)), 0.6 * s)
+    if settings.captions and state.captions is not None:
+        _draw_captions(image, state.captions, margin, s)
     for i, line in enumerate(state.extra_lines):
         _text(image, line, (margin, height - margin - round((60 + 32 * i) * s)), 0.7 * s)
     return np.asarray(image, dtype=np.uint8)
 
 
 _BARS_W = 380  # bar panel width at 720 p
+
+
+def _wrap(text: str, size: float, max_width: int) -> list[str]:
+    """Greedy word wrap to `max_width` pixels at font scale `size`."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and cv2.getTextSize(candidate, _FONT, size, max(1, round(2 * size)))[0][0] > max_width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _draw_captions(image: npt.NDArray[np.uint8], captions: Captions, margin: int, s: float) -> None:
+    """Bottom centre, above the blink line: the last final lines in white, the partial in grey."""
+    height, width = image.shape[:2]
+    size = 0.8 * s
+    line_h = round(34 * s)
+    max_width = width - 2 * margin - round(20 * s)
+    lines = [(line, _WHITE) for final in captions.finals for line in _wrap(final, size, max_width)]
+    lines += [(line, (175, 175, 175)) for line in _wrap(captions.partial, size, max_width)]
+    lines = lines[-3:]  # the newest three lines
+    if not lines:
+        return
+    bottom = height - margin - round(56 * s)
+    top = bottom - line_h * len(lines) - round(12 * s)
+    _panel(image, margin, top, width - margin, bottom)
+    for i, (line, colour) in enumerate(lines):
+        _text(image, line, (margin + round(10 * s), top + round(8 * s) + line_h * (i + 1) - round(8 * s)), size, colour)
+    if captions.recognizer.startswith("pocketsphinx"):
+        _text(
+            image,
+            "captions: PocketSphinx (no Vosk model)",
+            (margin + round(10 * s), top - round(6 * s)),
+            0.45 * s,
+            (170, 170, 170),
+        )
 
 
 def _bars_height(s: float) -> int:

@@ -1,0 +1,66 @@
+"""The contract every recogniser follows: 16 kHz mono audio in; partial hypotheses and final
+utterances (with word times and confidences) out; `finish()` at the end of a stream.
+
+Times are capture times on the caller's clock: the caller passes the capture time of the
+first sample of every chunk it feeds, and the recogniser converts its own stream-relative
+times with it. Chunks must be contiguous; after a gap the caller calls finish() and goes on
+(the next chunk's timestamp starts a new stream).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 16_000
+
+
+class RecognizerError(Exception):
+    """The recogniser cannot be used (model missing, partial or corrupt); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    confidence: float  # 0..1
+
+
+@dataclass(frozen=True)
+class Partial:
+    """The recogniser's current guess at the utterance in progress; replaced by the next one."""
+
+    text: str
+    timestamp: float  # capture time of the latest audio it reflects
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A finished stretch of speech, never revised."""
+
+    text: str
+    start: float
+    end: float
+    words: tuple[Word, ...]
+    backend: str
+
+
+class Recognizer(Protocol):
+    name: str  # e.g. "vosk:vosk-model-small-en-us-0.15" or "pocketsphinx:en-us"
+
+    def feed(self, samples: npt.NDArray[np.float32], timestamp: float) -> list[Partial | Utterance]:
+        """Recognise more audio (16 kHz mono float in [-1, 1]); `timestamp`: capture time of samples[0]."""
+        ...
+
+    def finish(self) -> list[Utterance]:
+        """Flush the utterance in progress, if any (end of stream, or before a gap)."""
+        ...
+
+
+def to_pcm16(samples: npt.NDArray[np.float32]) -> bytes:
+    """Little-endian 16-bit PCM, what both engines read."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()

@@ -1,0 +1,121 @@
+"""PocketSphinx recognition behind the asr contract: the offline fallback that works out of the box.
+
+The pocketsphinx wheel ships a US-English acoustic model, language model and dictionary, so
+this backend needs no download. It is used only when no Vosk model is installed (the UI and
+the timeline say which recogniser ran). Its endpointer (a VAD) cuts the stream into
+utterances; partial hypotheses come while one is in progress.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from asr.contract import SAMPLE_RATE, Partial, RecognizerError, Utterance, Word, to_pcm16
+
+_FILLER = re.compile(r"^(<s>|</s>|<sil>|\[.*\]|\+\+.*\+\+)$")
+FRAME_RATE = 100  # pocketsphinx frames per second
+
+
+class PocketSphinxRecognizer:
+    name = "pocketsphinx:en-us"
+
+    def __init__(self, partial_every_s: float = 0.3) -> None:
+        try:
+            from pocketsphinx import Decoder, Endpointer
+        except ImportError as err:
+            raise RecognizerError(f"pocketsphinx is not installed ({err}); reinstall emotion-overlay") from err
+        self._endpointer: Any = Endpointer()
+        self._decoder: Any = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+        self._frame_bytes = int(self._endpointer.frame_bytes)
+        self._pending = b""
+        self._stream_start: float | None = None
+        self._fed_bytes = 0
+        self._in_utterance = False
+        self._partial_every = partial_every_s
+        self._last_partial = -math.inf
+
+    def feed(self, samples: npt.NDArray[np.float32], timestamp: float) -> list[Partial | Utterance]:
+        if self._stream_start is None:
+            self._stream_start = timestamp - len(self._pending) / 2 / SAMPLE_RATE
+        self._pending += to_pcm16(samples)
+        events: list[Partial | Utterance] = []
+        while len(self._pending) >= self._frame_bytes:
+            frame, self._pending = self._pending[: self._frame_bytes], self._pending[self._frame_bytes :]
+            self._fed_bytes += len(frame)
+            events += self._process(frame)
+        return events
+
+    def _now(self) -> float:
+        assert self._stream_start is not None
+        return self._stream_start + self._fed_bytes / 2 / SAMPLE_RATE
+
+    def _process(self, frame: bytes) -> list[Partial | Utterance]:
+        was_in_speech = self._endpointer.in_speech
+        speech = self._endpointer.process(frame)
+        if speech is None:
+            return []
+        if not was_in_speech:
+            self._decoder.start_utt()
+            self._in_utterance = True
+        self._decoder.process_raw(speech, False, False)
+        if not self._endpointer.in_speech:
+            return self._end_utterance(float(self._endpointer.speech_start))
+        now = self._now()
+        if now - self._last_partial >= self._partial_every:
+            self._last_partial = now
+            hyp = self._decoder.hyp()
+            text = _clean(hyp.hypstr) if hyp is not None else ""
+            if text:
+                return [Partial(text, now)]
+        return []
+
+    def _end_utterance(self, speech_start: float) -> list[Partial | Utterance]:
+        self._decoder.end_utt()
+        self._in_utterance = False
+        hyp = self._decoder.hyp()
+        assert self._stream_start is not None
+        origin = self._stream_start + speech_start
+        words = tuple(
+            Word(
+                _base_word(seg.word),
+                origin + seg.start_frame / FRAME_RATE,
+                origin + (seg.end_frame + 1) / FRAME_RATE,
+                float(seg.prob),
+            )
+            for seg in self._decoder.seg()
+            if not _FILLER.match(seg.word)
+        )
+        text = " ".join(w.text for w in words) if words else (_clean(hyp.hypstr) if hyp is not None else "")
+        if not text:
+            return []
+        start = words[0].start if words else origin
+        end = words[-1].end if words else self._now()
+        return [Utterance(text, start, end, words, self.name)]
+
+    def finish(self) -> list[Utterance]:
+        events: list[Utterance] = []
+        if self._in_utterance:
+            # End of stream mid-utterance: close it at what was heard so far.
+            speech = self._endpointer.end_stream(self._pending) if self._pending else None
+            if speech:
+                self._decoder.process_raw(speech, False, False)
+            events = [e for e in self._end_utterance(float(self._endpointer.speech_start)) if isinstance(e, Utterance)]
+        self._pending, self._stream_start, self._fed_bytes = b"", None, 0
+        from pocketsphinx import Endpointer
+
+        self._endpointer = Endpointer()
+        return events
+
+
+def _base_word(word: str) -> str:
+    """'to(2)' -> 'to': the dictionary marks alternative pronunciations with (n)."""
+    return re.sub(r"\(\d+\)$", "", word)
+
+
+def _clean(hypothesis: str) -> str:
+    return " ".join(_base_word(w) for w in hypothesis.split() if not _FILLER.match(w))

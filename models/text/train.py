@@ -1,0 +1,199 @@
+"""Fine-tune MiniLM-L6 on GoEmotions (train) for the project's 7 labels; select on dev.
+
+    pip install -e '.[train]'
+    python models/text/train.py --out runs/text
+
+Trains on the single-label subset of the train split (rows whose labels map to exactly one
+of the 7 classes through GoEmotions' Ekman grouping), with class weights 1/sqrt(count), a
+linear warm-up then cosine decay, and length-bucketed batches (comments are short; padding
+to a fixed length would waste most of the compute). Scores the dev single-label subset
+twice an epoch and keeps the best (accuracy + macro-F1). Writes best.pt, log.jsonl and
+summary.json to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from network import TextEmotionNet, pretrained_dir
+
+from overlay.labels import EMOTIONS
+from overlay.metrics import ClassificationReport, classification_report
+from overlay.text_dataset import check_mapping_file, load_goemotions
+
+DEFAULT_DATA = Path(
+    os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+)
+MAX_TOKENS = 128
+
+
+def batches(lengths: np.ndarray, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of similar-length rows: sort within random chunks of 50 batches."""
+    order = rng.permutation(len(lengths))
+    out = []
+    chunk = batch * 50
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        out += [part[i : i + batch] for i in range(0, len(part), batch)]
+    rng.shuffle(out)  # type: ignore[arg-type]
+    return out
+
+
+def pad(ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(x) for x in ids)
+    input_ids = torch.zeros(len(ids), width, dtype=torch.long)
+    mask = torch.zeros(len(ids), width, dtype=torch.long)
+    for i, x in enumerate(ids):
+        input_ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    return input_ids, mask
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, ids: list[list[int]], labels: np.ndarray) -> ClassificationReport:
+    model.eval()
+    order = np.argsort([len(x) for x in ids])
+    predicted = np.zeros(len(ids), dtype=np.int64)
+    for start in range(0, len(order), 128):
+        rows = order[start : start + 128]
+        input_ids, mask = pad([ids[i] for i in rows])
+        predicted[rows] = model(input_ids, mask).argmax(1).numpy()
+    return classification_report(labels, predicted)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "goemotions")
+    parser.add_argument("--out", type=Path, default=Path("runs/text"))
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--head-lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--label-smoothing", type=float, default=0.05)
+    parser.add_argument("--limit", type=int, help="use only this many training rows (smoke tests)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    bf16 = torch.backends.cpu.get_cpu_capability() == "AVX512"
+    args.out.mkdir(parents=True, exist_ok=True)
+    check_mapping_file(args.data / "ekman_mapping.json")
+
+    train = load_goemotions(args.data / "train.tsv")
+    dev = load_goemotions(args.data / "dev.tsv")
+    tokenizer = AutoTokenizer.from_pretrained(str(pretrained_dir()))
+    encode = lambda texts: tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS)["input_ids"]  # noqa: E731
+    train_ids, dev_ids = encode(train.texts), encode(dev.texts)
+    y_train = train.labels
+    if args.limit:
+        train_ids, y_train = train_ids[: args.limit], y_train[: args.limit]
+    lengths = np.array([len(x) for x in train_ids])
+    counts = np.bincount(y_train, minlength=len(EMOTIONS))
+    print(
+        f"train {len(train_ids)} rows {counts.tolist()}, mean {lengths.mean():.1f} tokens; "
+        f"dev {len(dev_ids)}; bf16 {bf16}",
+        flush=True,
+    )
+
+    weights = torch.tensor(np.maximum(counts, 1), dtype=torch.float32) ** -0.5
+    criterion = nn.CrossEntropyLoss(weight=weights / weights.mean(), label_smoothing=args.label_smoothing)
+    model = TextEmotionNet()
+    head = list(model.classifier.parameters())
+    encoder_decay = [p for n, p in model.encoder.named_parameters() if p.ndim > 1]
+    encoder_no_decay = [p for n, p in model.encoder.named_parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": encoder_decay, "lr": args.lr, "weight_decay": args.weight_decay},
+            {"params": encoder_no_decay, "lr": args.lr, "weight_decay": 0.0},
+            {"params": head, "lr": args.head_lr, "weight_decay": 0.0},
+        ]
+    )
+    peak = [group["lr"] for group in optimizer.param_groups]
+    rng = np.random.default_rng(args.seed)
+    steps_per_epoch = math.ceil(len(train_ids) / args.batch)
+    total = int(args.epochs * steps_per_epoch)
+    warmup = max(1, int(0.06 * total))
+    eval_every = max(1, steps_per_epoch // 2)
+
+    best, step, started = -1.0, 0, time.time()
+    log = (args.out / "log.jsonl").open("w")
+    running = 0.0
+    while step < total:
+        for rows in batches(lengths, args.batch, rng):
+            if step >= total:
+                break
+            model.train()
+            scale = (
+                (step + 1) / warmup
+                if step < warmup
+                else 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+            )
+            for group, lr in zip(optimizer.param_groups, peak, strict=True):
+                group["lr"] = lr * scale
+            input_ids, mask = pad([train_ids[i] for i in rows])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = criterion(model(input_ids, mask), torch.from_numpy(y_train[rows]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            running += loss.item()
+            step += 1
+            if step % eval_every == 0 or step == total:
+                report = evaluate(model, dev_ids, dev.labels)
+                record = {
+                    "step": step,
+                    "epoch": step / steps_per_epoch,
+                    "loss": running / eval_every,
+                    "dev_accuracy": report.accuracy,
+                    "dev_macro_f1": report.macro_f1,
+                    "minutes": (time.time() - started) / 60,
+                }
+                running = 0.0
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                print(json.dumps(record), flush=True)
+                if report.accuracy + report.macro_f1 > best:
+                    best = report.accuracy + report.macro_f1
+                    torch.save(
+                        {
+                            "state_dict": model.state_dict(),
+                            "step": step,
+                            "args": vars(args) | {"data": str(args.data), "out": str(args.out)},
+                        },
+                        args.out / "best.pt",
+                    )
+    log.close()
+    checkpoint = torch.load(args.out / "best.pt", weights_only=False)
+    model.load_state_dict(checkpoint["state_dict"])
+    report = evaluate(model, dev_ids, dev.labels)
+    (args.out / "summary.json").write_text(
+        json.dumps({"best_step": checkpoint["step"], "dev": report.to_json()}, indent=2)
+    )
+    print(
+        json.dumps({"best_step": checkpoint["step"], "dev_accuracy": report.accuracy, "dev_macro_f1": report.macro_f1}),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
