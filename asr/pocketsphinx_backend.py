@@ -85,7 +85,7 @@ class PocketSphinxRecognizer:
                 _base_word(seg.word),
                 origin + seg.start_frame / FRAME_RATE,
                 origin + (seg.end_frame + 1) / FRAME_RATE,
-                float(seg.prob),
+                min(1.0, float(seg.prob)),  # a posterior; rounding can push it just past 1
             )
             for seg in self._decoder.seg()
             if not _FILLER.match(seg.word)

@@ -9,8 +9,12 @@ recorded Vosk JSON results.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,21 @@ logger = logging.getLogger(__name__)
 # What every Vosk model folder holds (small models have HCLr.fst + Gr.fst, big ones HCLG.fst).
 REQUIRED_FILES = ("am/final.mdl", "conf/model.conf")
 GRAPH_CHOICES = (("graph/HCLG.fst",), ("graph/HCLr.fst", "graph/Gr.fst"))
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment (C++ code writes there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def check_model_folder(path: Path) -> None:
@@ -75,7 +94,8 @@ class VoskRecognizer:
 
         vosk.SetLogLevel(-1)
         try:
-            self._model = vosk.Model(str(model_dir))
+            with _stderr_silenced():  # Kaldi prints ERROR lines even at log level -1
+                self._model = vosk.Model(str(model_dir))
         except Exception as err:  # vosk raises a bare Exception
             raise RecognizerError(
                 f"Vosk could not load {model_dir} ({err}); the model may be corrupt: pull it again"

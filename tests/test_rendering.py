@@ -71,3 +71,20 @@ def test_paused_analysis_is_shown() -> None:
     on = render(frame, OverlayState(analysis_on=True), OverlaySettings())
     paused = render(frame, OverlayState(analysis_on=False), OverlaySettings())
     assert changed(on, paused).any()
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 360), (1920, 1080)])
+def test_captions_wrap_inside_the_frame_above_the_blink_line(width: int, height: int) -> None:
+    from overlay.rendering import Captions
+
+    frame = grey_frame(width, height)
+    long_line = "so the thing I wanted to say about the budget is that we really need to plan ahead " * 2
+    state = OverlayState(captions=Captions(("hello there",), long_line, "pocketsphinx:en-us"))
+    only = OverlaySettings(face_boxes=False, expression_bars=False, blinks=False, indicator=False)
+    diff = changed(frame, render(frame, state, only))
+    rows = np.flatnonzero(diff.any(axis=1))
+    assert rows.min() > height // 2  # captions sit in the lower half
+    assert rows.max() < height - int(height * 0.06)  # and above the blink line
+    assert (rows.max() - rows.min()) > 2 * int(34 * height / 720)  # more than one line: it wrapped
+    off = OverlaySettings(face_boxes=False, expression_bars=False, blinks=False, indicator=False, captions=False)
+    np.testing.assert_array_equal(render(frame, state, off), frame)  # switched off: nothing drawn

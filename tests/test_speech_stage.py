@@ -1,0 +1,92 @@
+"""The words path end to end: a real (virtual) microphone -> recogniser -> captions and text emotion."""
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from asr.flite import flite_available, synthesise
+from asr.pocketsphinx_backend import PocketSphinxRecognizer
+from asr.wer import word_error_rate
+from overlay.labels import EMOTIONS
+from overlay.microphones import resolve_microphone
+from overlay.records import TextEstimate
+from overlay.sources.microphone import MicrophoneSource
+from overlay.speech_stage import SpeechStage
+from overlay.text_model import TextEmotionModel
+from tests.pulse import VirtualMicrophone
+
+SAID = {
+    "I am so happy to see you today": "happy",
+    "I am so angry about this": "angry",
+    "I really miss my family and I feel so sad": "sad",
+}
+
+
+@pytest.fixture(scope="module")
+def virtual_mic() -> Iterator[VirtualMicrophone]:
+    if not flite_available():
+        pytest.skip("flite not installed (the CI set-up installs it)")
+    try:
+        mic = VirtualMicrophone()
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    saved = {key: os.environ.get(key) for key in mic.env}
+    os.environ.update(mic.env)
+    import sounddevice
+
+    sounddevice._terminate()
+    sounddevice._initialize()
+    yield mic
+    mic.close()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def test_spoken_sentences_become_captions_and_move_the_text_estimate(virtual_mic: VirtualMicrophone) -> None:
+    stage = SpeechStage(PocketSphinxRecognizer(), TextEmotionModel())
+    source = MicrophoneSource(resolve_microphone("pulse"))
+    pacat = ["pacat", "--playback", "--device=vmic_sink", "--format=s16le", "--rate=16000", "--channels=1"]
+    player = subprocess.Popen(pacat, stdin=subprocess.PIPE)
+    assert player.stdin is not None
+    pause = np.zeros(16000, np.float32)
+    speech = np.concatenate([part for s in SAID for part in (synthesise(s), pause)])
+    partials, finals = [], []
+    try:
+        deadline = time.monotonic() + 10
+        while source.read(0.1) is None:
+            assert time.monotonic() < deadline
+        player.stdin.write((np.concatenate([pause, speech]) * 32767).astype("<i2").tobytes())
+        player.stdin.flush()
+        end = time.monotonic() + len(speech) / 16000 + 3.0
+        while time.monotonic() < end:
+            block = source.read(0.1)
+            if block is None:
+                continue
+            events = stage.feed(block)
+            partials += [events.partial] if events.partial else []
+            finals += events.finals
+        finals += stage.finish().finals
+    finally:
+        player.stdin.close()
+        player.wait(timeout=10)
+        source.close()
+    assert partials  # captions moved while the sentences were spoken
+    heard = " ".join(f.text for f in finals)
+    assert word_error_rate([(" ".join(SAID), heard)]) <= 0.25, heard
+    for sentence, label in SAID.items():
+        estimate = best_match(finals, sentence)
+        top_two = [EMOTIONS[i] for i in np.argsort(estimate.probabilities)[::-1][:2]]
+        assert label in top_two, (sentence, estimate.text, top_two)
+        assert estimate.recognizer == "pocketsphinx:en-us"
+
+
+def best_match(finals: list[TextEstimate], sentence: str) -> TextEstimate:
+    wanted = set(sentence.lower().split())
+    return max(finals, key=lambda f: len(wanted & set(f.text.split())))
