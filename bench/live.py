@@ -1,15 +1,19 @@
 """Live-path benchmark: a clip replayed as the camera, through `run`'s pipeline, into a virtual camera.
 
-    python bench/live.py --input CLIP --seconds N [--json]
+    python bench/live.py --input CLIP --seconds N [--height 720|1080] [--json]
 
 Prints, for our pipeline and for a naive baseline (what the seed project did: full-frame
 HOG detection, landmarks and the model on every frame, synchronously, before sending),
 each measured in its own process in the same run: output_fps, latency_ms (frame read ->
 frame sent: p50, p95, p99), analysis_hz, cpu_percent (of one core) and peak_rss_mb.
+Ours also runs the sound path on the clip's own audio track, as `run` does (voice
+activity + voice model every 0.5 s, speech recognition, text emotion per utterance), and
+reports what it adds under `audio`: voice_cpu_percent and speech_cpu_percent (of one core),
+voice_windows_hz and utterances. `--no-audio` leaves it out.
 
-The clip is first converted to 1280x720 at 30 fps (letterboxed; a cached copy in the
-temp folder) unless it already is. The virtual camera is pyvirtualcam's real Camera
-with a registered backend that discards frames, since no v4l2loopback exists here.
+The clip is first converted to 1280x720 (or 1920x1080) at 30 fps (letterboxed; a cached
+copy in the temp folder) unless it already is. The virtual camera is pyvirtualcam's real
+Camera with a registered backend that discards frames, since no v4l2loopback exists here.
 """
 
 from __future__ import annotations
@@ -29,26 +33,29 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-WIDTH, HEIGHT, FPS = 1280, 720, 30.0
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+FPS = 30.0
 
 
-def prepare_clip(path: Path) -> Path:
-    """The clip as 1280x720 at 30 fps (converted once with OpenCV and cached)."""
+def prepare_clip(path: Path, height: int) -> Path:
+    """The clip as 16:9 `height`p at 30 fps (converted once with OpenCV and cached)."""
+    width = height * 16 // 9
     capture = cv2.VideoCapture(str(path))
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    if size == (WIDTH, HEIGHT) and round(capture.get(cv2.CAP_PROP_FPS)) == FPS:
+    if size == (width, height) and round(capture.get(cv2.CAP_PROP_FPS)) == FPS:
         return path
     from overlay.sinks.letterbox import letterbox
 
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    out = Path(tempfile.gettempdir()) / f"emotion-overlay-bench-{path.stem}-{digest}-720p30.mp4"
+    out = Path(tempfile.gettempdir()) / f"emotion-overlay-bench-{path.stem}-{digest}-{height}p30.mp4"
     if not out.exists():
-        writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
+        writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (width, height))
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
-            writer.write(letterbox(np.asarray(frame, dtype=np.uint8), WIDTH, HEIGHT))
+            writer.write(letterbox(np.asarray(frame, dtype=np.uint8), width, height))
         writer.release()
     return out
 
@@ -88,19 +95,48 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ours(clip: Path, seconds: float) -> dict[str, Any]:
+def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
+    from asr.pocketsphinx_backend import PocketSphinxRecognizer
+    from overlay.audio_file import read_audio
     from overlay.face_stage import FaceStage
     from overlay.pipeline import LivePipeline
     from overlay.sinks.virtual_camera import VirtualCameraSink
+    from overlay.sources.file_audio import FileAudioSource
     from overlay.sources.video_file import VideoFileSource
+    from overlay.speech_stage import SpeechStage
+    from overlay.text_model import TextEmotionModel
+    from overlay.voice_stage import VoiceStage
 
     stage = FaceStage()  # loaded before timing starts, as `run` does
     source = VideoFileSource(clip, loop=True)
-    sink = VirtualCameraSink(WIDTH, HEIGHT, source.fps, backend="bench-discard")
+    sink = VirtualCameraSink(source.width, source.height, source.fps, backend="bench-discard")
+    audio = voice = speech = None
+    if sound is not None:
+        track = read_audio(sound)
+        # The converted clip has no sound: the original's track loops on its own length.
+        audio = FileAudioSource(track, lambda: source.origin, loop_seconds=track.duration_seconds)
+        voice = VoiceStage()
+        speech = SpeechStage(PocketSphinxRecognizer(), TextEmotionModel())
     cpu = _cpu_seconds()
-    stats = LivePipeline(source, lambda: stage, [sink]).run(max_seconds=seconds)
+    pipeline = LivePipeline(
+        source,
+        lambda: stage,
+        [sink],
+        audio=audio,
+        make_voice_analyser=(lambda: voice) if voice else None,
+        make_speech_analyser=(lambda: speech) if speech else None,
+    )
+    stats = pipeline.run(max_seconds=seconds)
     cpu = _cpu_seconds() - cpu
-    return _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
+    figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
+    if sound is not None:
+        figures["audio"] = {
+            "voice_cpu_percent": 100.0 * stats.voice_cpu_seconds / stats.seconds,
+            "speech_cpu_percent": 100.0 * stats.speech_cpu_seconds / stats.seconds,
+            "voice_windows_hz": stats.voice_estimates / stats.seconds,
+            "utterances": stats.utterances,
+        }
+    return figures
 
 
 def run_baseline(clip: Path, seconds: float) -> dict[str, Any]:
@@ -118,7 +154,7 @@ def run_baseline(clip: Path, seconds: float) -> dict[str, Any]:
     predictor = dlib.shape_predictor(str(DEFAULT_LANDMARKS_PATH))
     model = FaceExpressionModel(threads=1)
     source = VideoFileSource(clip, loop=True)
-    sink = VirtualCameraSink(WIDTH, HEIGHT, source.fps, backend="bench-discard")
+    sink = VirtualCameraSink(source.width, source.height, source.fps, backend="bench-discard")
     latencies: list[float] = []
     frames = 0
     cpu = _cpu_seconds()
@@ -148,8 +184,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, required=True, help="a talking-face clip")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--height", type=int, choices=(720, 1080), default=720, help="output size (16:9)")
+    parser.add_argument("--no-audio", action="store_true", help="face path only")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--variant", choices=("ours", "baseline"), help=argparse.SUPPRESS)  # the worker process
+    parser.add_argument("--sound", type=Path, help=argparse.SUPPRESS)  # the worker's audio track
     args = parser.parse_args()
 
     import pyvirtualcam
@@ -157,22 +196,24 @@ def main() -> None:
     pyvirtualcam.register_backend("bench-discard", DiscardingBackend)
     if args.variant:
         clip = args.input
-        result = run_ours(clip, args.seconds) if args.variant == "ours" else run_baseline(clip, args.seconds)
+        result = (
+            run_ours(clip, args.seconds, args.sound) if args.variant == "ours" else run_baseline(clip, args.seconds)
+        )
         print(json.dumps(result))
         return
 
-    clip = prepare_clip(args.input)
+    clip = prepare_clip(args.input, args.height)
     results: dict[str, Any] = {"input": str(clip), "seconds": args.seconds}
     for variant in ("ours", "baseline"):
-        worker = subprocess.run(
-            [sys.executable, __file__, "--input", str(clip), "--seconds", str(args.seconds), "--variant", variant],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+        command = [sys.executable, __file__, "--input", str(clip), "--seconds", str(args.seconds), "--variant", variant]
+        if variant == "ours" and not args.no_audio:
+            command += ["--sound", str(args.input)]
+        worker = subprocess.run(command, capture_output=True, text=True, check=True)
         results[variant] = json.loads(worker.stdout.strip().splitlines()[-1])
     if args.json:
         print(json.dumps(results))
         return
-    print(f"{clip} replayed for {args.seconds:.0f} s per variant, 1280x720")
+    print(f"{clip} replayed for {args.seconds:.0f} s per variant, {args.height * 16 // 9}x{args.height}")
     print(f"{'':10}{'out fps':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'analysis/s':>12}{'CPU %':>8}{'RSS MB':>8}")
     for variant in ("ours", "baseline"):
         r = results[variant]
@@ -180,6 +221,12 @@ def main() -> None:
         print(
             f"{variant:10}{r['output_fps']:>9.1f}{lat['p50']:>9.1f}{lat['p95']:>9.1f}{lat['p99']:>9.1f}"
             f"{r['analysis_hz']:>12.1f}{r['cpu_percent']:>8.0f}{r['peak_rss_mb']:>8.0f}"
+        )
+    if "audio" in results["ours"]:
+        a = results["ours"]["audio"]
+        print(
+            f"ours' sound path: voice {a['voice_cpu_percent']:.1f} % CPU ({a['voice_windows_hz']:.1f} windows/s), "
+            f"speech recognition + text {a['speech_cpu_percent']:.1f} % CPU ({a['utterances']} utterances)"
         )
 
 

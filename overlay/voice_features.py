@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
@@ -30,8 +29,48 @@ FMAX: Final = 7_600.0
 TOP_DB: Final = 80.0
 FRAMES: Final = 1 + WINDOW_SAMPLES // HOP_LENGTH
 
-_MEL_BASIS: Final = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
-_WINDOW: Final = np.pad(np.hanning(WIN_LENGTH + 1)[:-1], ((N_FFT - WIN_LENGTH) // 2, (N_FFT - WIN_LENGTH + 1) // 2))
+
+def _hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, 1e-10) / min_log_hz) / logstep, hz / f_sp)
+
+
+def _mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
+
+
+def mel_filterbank() -> npt.NDArray[np.float32]:
+    """[N_MELS, N_FFT // 2 + 1] triangular filters, area-normalised: librosa.filters.mel's defaults
+    (Slaney scale and norm), written out so the app does not load librosa (~130 MB) at run time;
+    tests/test_voice_features.py checks it against librosa."""
+    fft_hz = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(FMIN)), _hz_to_mel(np.array(FMAX)), N_MELS + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+_MEL_BASIS: Final = mel_filterbank()
+# A 25 ms periodic Hann window centred in the 512-point frame, as librosa.stft(win_length=400) pads it.
+_WINDOW: Final = np.pad(
+    np.hanning(WIN_LENGTH + 1)[:-1], ((N_FFT - WIN_LENGTH) // 2, (N_FFT - WIN_LENGTH + 1) // 2)
+).astype(np.float32)
+
+
+def power_spectrogram(window: npt.NDArray[np.float32]) -> npt.NDArray[np.floating]:
+    """|STFT|^2 [N_FFT // 2 + 1, frames], centred frames with zero padding (librosa.stft's defaults)."""
+    padded = np.pad(window.astype(np.float32), N_FFT // 2)
+    count = 1 + (len(padded) - N_FFT) // HOP_LENGTH
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:count] * _WINDOW
+    spectrum = np.fft.rfft(frames, axis=1)
+    return np.asarray((spectrum.real**2 + spectrum.imag**2).T)
 
 
 def fit_window(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -48,16 +87,12 @@ def log_mel(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     `samples` is one window of 16 kHz mono audio in [-1, 1]; it is fitted to WINDOW_SAMPLES.
     """
     window = fit_window(np.asarray(samples, dtype=np.float32))
-    spectrum: npt.NDArray[np.complex64] = librosa.stft(
-        window, n_fft=N_FFT, hop_length=HOP_LENGTH, window=_WINDOW, center=True
-    )
-    power = np.abs(spectrum) ** 2
-    mel = _MEL_BASIS @ power
+    mel = _MEL_BASIS @ power_spectrogram(window)
     peak = float(mel.max())
     if peak <= 0.0:  # digital silence: no level to compare against
         return np.full((N_MELS, FRAMES), -TOP_DB, dtype=np.float32)
     db = 10.0 * np.log10(np.maximum(mel, peak * 10.0 ** (-TOP_DB / 10.0)) / peak)
-    return np.asarray(db, dtype=np.float32)
+    return np.asarray(np.maximum(db, -TOP_DB), dtype=np.float32)
 
 
 def window_starts(n_samples: int) -> list[int]:
