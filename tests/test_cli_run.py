@@ -129,3 +129,39 @@ def test_an_output_that_cannot_open_leaves_the_others(
     assert result.returncode == 0, result.stderr
     assert "no display for the preview window" in result.stderr and "going on with the other outputs" in result.stderr
     assert cv2.VideoCapture(str(out)).read()[0]
+
+
+@needs_landmarks
+def test_a_video_without_sound_runs_with_voice_off(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    silent = tmp_path / "silent.mp4"
+    with av.open(str(silent), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height = 320, 240
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 90, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    out = tmp_path / "o.mp4"
+    result = run_cli(["run", "--camera", str(silent), "--sink", "file", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    assert "has no audio track, so voice and words are off" in result.stderr and "voice off" in result.stderr
+    assert cv2.VideoCapture(str(out)).read()[0]
+
+
+@needs_landmarks
+def test_a_talking_clip_is_heard_as_well_as_seen(shared_data: Path, tmp_path: Path) -> None:
+    clip = shared_data / "video" / "talking" / "2.mp4"
+    result = run_cli(["run", "--camera", str(clip), "--sink", "file", "--out", str(tmp_path / "o.mp4")])
+    assert result.returncode == 0, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    windows = int(summary.split(" voice windows")[0].rsplit(" ", 1)[-1])
+    utterances = int(summary.split(" utterances")[0].rsplit(" ", 1)[-1])
+    assert windows >= 5 and utterances >= 1  # 5 s of speech: a window every 0.5 s after the first 2 s
+    off = run_cli(["run", "--camera", str(clip), "--mic", "off", "--sink", "file", "--out", str(tmp_path / "p.mp4")])
+    assert off.returncode == 0 and "voice off" in off.stderr
