@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from tests.pulse import VirtualMicrophone
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +59,25 @@ def run_cli(
     """Run the command line as a user would, in a child process."""
     command = list(executable or [sys.executable, "-m", "overlay"]) + list(args)
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def virtual_mic() -> Iterator[VirtualMicrophone]:
+    """A PulseAudio virtual microphone for this test module, with PortAudio pointed at it."""
+    try:
+        mic = VirtualMicrophone()
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    saved = {key: os.environ.get(key) for key in mic.env}
+    os.environ.update(mic.env)
+    import sounddevice
+
+    sounddevice._terminate()  # PortAudio lists devices once; look again now that the server runs
+    sounddevice._initialize()
+    yield mic
+    mic.close()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

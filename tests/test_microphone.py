@@ -1,10 +1,8 @@
 """A real input device: PulseAudio's virtual microphone, fed in real time (../shared/TESTING.md)."""
 
 import itertools
-import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,27 +13,6 @@ from overlay.sources.microphone import MicrophoneSource
 from tests.conftest import run_cli
 from tests.media import tone
 from tests.pulse import VirtualMicrophone
-
-
-@pytest.fixture(scope="module")
-def virtual_mic() -> Iterator[VirtualMicrophone]:
-    try:
-        mic = VirtualMicrophone()
-    except RuntimeError as err:
-        pytest.skip(str(err))
-    saved = {key: os.environ.get(key) for key in mic.env}
-    os.environ.update(mic.env)
-    import sounddevice
-
-    sounddevice._terminate()  # PortAudio lists devices once; look again now that the server runs
-    sounddevice._initialize()
-    yield mic
-    mic.close()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def wait_for_audio(source: MicrophoneSource) -> None:

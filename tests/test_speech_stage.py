@@ -1,9 +1,7 @@
 """The words path end to end: a real (virtual) microphone -> recogniser -> captions and text emotion."""
 
-import os
 import subprocess
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -26,29 +24,7 @@ SAID = {
 }
 
 
-@pytest.fixture(scope="module")
-def virtual_mic() -> Iterator[VirtualMicrophone]:
-    if not flite_available():
-        pytest.skip("flite not installed (the CI set-up installs it)")
-    try:
-        mic = VirtualMicrophone()
-    except RuntimeError as err:
-        pytest.skip(str(err))
-    saved = {key: os.environ.get(key) for key in mic.env}
-    os.environ.update(mic.env)
-    import sounddevice
-
-    sounddevice._terminate()
-    sounddevice._initialize()
-    yield mic
-    mic.close()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
+@pytest.mark.skipif(not flite_available(), reason="flite not installed (the CI set-up installs it)")
 def test_spoken_sentences_become_captions_and_move_the_text_estimate(virtual_mic: VirtualMicrophone) -> None:
     stage = SpeechStage(PocketSphinxRecognizer(), TextEmotionModel())
     source = MicrophoneSource(resolve_microphone("pulse"))
