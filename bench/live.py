@@ -7,9 +7,11 @@ HOG detection, landmarks and the model on every frame, synchronously, before sen
 each measured in its own process in the same run: output_fps, latency_ms (frame read ->
 frame sent: p50, p95, p99), analysis_hz, cpu_percent (of one core) and peak_rss_mb.
 Ours also runs the sound path on the clip's own audio track, as `run` does (voice
-activity + voice model every 0.5 s, speech recognition, text emotion per utterance), and
-reports what it adds under `audio`: voice_cpu_percent and speech_cpu_percent (of one core),
-voice_windows_hz and utterances. `--no-audio` leaves it out.
+activity + voice model every 0.5 s in a thread; speech recognition and text emotion per
+utterance in a child process), and reports what it adds under `audio`: voice_cpu_percent
+and speech_cpu_percent (of one core), voice_windows_hz and utterances; its cpu_percent
+includes the child's CPU, and the child's peak RSS is given as peak_rss_mb_speech_process.
+`--no-audio` leaves the sound path out.
 
 The clip is first converted to 1280x720 (or 1920x1080) at 30 fps (letterboxed; a cached
 copy in the temp folder) unless it already is. The virtual camera is pyvirtualcam's real
@@ -96,15 +98,13 @@ def _cpu_seconds() -> float:
 
 
 def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
-    from asr.pocketsphinx_backend import PocketSphinxRecognizer
     from overlay.audio_file import read_audio
     from overlay.face_stage import FaceStage
     from overlay.pipeline import LivePipeline
     from overlay.sinks.virtual_camera import VirtualCameraSink
     from overlay.sources.file_audio import FileAudioSource
     from overlay.sources.video_file import VideoFileSource
-    from overlay.speech_stage import SpeechStage
-    from overlay.text_model import TextEmotionModel
+    from overlay.speech_process import SpeechProcess
     from overlay.voice_stage import VoiceStage
 
     stage = FaceStage()  # loaded before timing starts, as `run` does
@@ -116,7 +116,7 @@ def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
         # The converted clip has no sound: the original's track loops on its own length.
         audio = FileAudioSource(track, lambda: source.origin, loop_seconds=track.duration_seconds)
         voice = VoiceStage()
-        speech = SpeechStage(PocketSphinxRecognizer(), TextEmotionModel())
+        speech = SpeechProcess()  # as `run` does: the words path in a child process
     cpu = _cpu_seconds()
     pipeline = LivePipeline(
         source,
@@ -128,8 +128,10 @@ def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
     )
     stats = pipeline.run(max_seconds=seconds)
     cpu = _cpu_seconds() - cpu
+    cpu += stats.speech_cpu_seconds  # the speech child's CPU counts as the app's
     figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
     if sound is not None:
+        figures["peak_rss_mb_speech_process"] = stats.speech_peak_rss_mb
         figures["audio"] = {
             "voice_cpu_percent": 100.0 * stats.voice_cpu_seconds / stats.seconds,
             "speech_cpu_percent": 100.0 * stats.speech_cpu_seconds / stats.seconds,

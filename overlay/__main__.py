@@ -1,3 +1,4 @@
 from overlay.cli import run
 
-run()
+if __name__ == "__main__":  # the speech child process (multiprocessing "spawn") imports this module too
+    run()

@@ -161,8 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     from overlay.face_tracking import FaceTrackingSettings
     from overlay.pipeline import LivePipeline
     from overlay.rendering import OverlaySettings
-    from overlay.speech_stage import SpeechStage, open_recognizer
-    from overlay.text_model import TextEmotionModel
+    from overlay.speech_process import SpeechProcess
     from overlay.voice_stage import VoiceStage, VoiceStageSettings
 
     config = _run_config(args, _load_config(args))
@@ -187,16 +186,18 @@ def _run(args: argparse.Namespace) -> int:
     def make_voice_stage() -> VoiceStage:
         return spare_voice.pop() if spare_voice else VoiceStage(voice_settings)
 
-    text_model = TextEmotionModel() if config.audio.microphone != "off" else None  # fails early if missing
+    spare_speech: list[SpeechProcess] = []
 
-    def make_speech_stage() -> SpeechStage:
-        return SpeechStage(open_recognizer(), text_model)
+    def make_speech_stage() -> SpeechProcess:
+        return spare_speech.pop() if spare_speech else SpeechProcess()
 
     source = _open_source(config.camera.device, args.loop, config, on_source_event)
     audio: AudioSource | None = None
     try:
         audio = _open_audio(config.audio.microphone, source, on_source_event)
         sinks = _open_sinks(config.output.sinks, Path(config.output.file), config, source)
+        if audio is not None:
+            spare_speech.append(SpeechProcess())  # its own process; a broken model fails here, before any frame
     except BaseException:
         source.close()
         if audio is not None:

@@ -32,7 +32,7 @@ def open_recognizer(vosk_model: str | None = None) -> Recognizer:
             return VoskRecognizer(path)
         if vosk_model:
             logger.warning("Vosk model %s is not installed; using PocketSphinx", vosk_model)
-    logger.warning(
+    logger.info(
         "no Vosk model installed; captions come from PocketSphinx (less accurate). "
         "For better ones: emotion-overlay models pull vosk-model-small-en-us-0.15"
     )

@@ -1,0 +1,129 @@
+"""The words path in a process of its own.
+
+Speech recognisers spend long stretches in C code that holds Python's global interpreter
+lock; in the app's process that delayed video frames (bench/live.py: added latency p95
+2.8 -> 18 ms with PocketSphinx in a thread). Here the recogniser and the text model run in
+a child process: the app sends it audio blocks and collects partial and final results
+without ever waiting on it. A recogniser that crashes takes only the child with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import resource
+import time
+from typing import Any
+
+from overlay.errors import OverlayError
+from overlay.records import AudioBlock, TextEstimate
+from overlay.speech_stage import SpeechEvents
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+FINISH_TIMEOUT_S = 10.0
+
+
+class SpeechProcess:
+    """A SpeechAnalyser whose work happens in a child process; feed() never blocks."""
+
+    def __init__(self, vosk_model: str | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._requests: Any = context.Queue()
+        self._results: Any = context.Queue()
+        self._process = context.Process(
+            target=_serve, args=(self._requests, self._results, vosk_model), name="speech-recognition", daemon=True
+        )
+        self._process.start()
+        kind, payload = self._next(START_TIMEOUT_S)
+        if kind != "ready":
+            self._process.join(timeout=5)
+            raise OverlayError(f"speech recognition could not start: {payload}")
+        self.recognizer_name = str(payload)
+        self.cpu_seconds = 0.0
+        self.peak_rss_mb = 0.0
+
+    def _next(self, timeout: float) -> tuple[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item: tuple[str, Any] = self._results.get(timeout=0.5)
+                return item
+            except queue.Empty:
+                if not self._process.is_alive():
+                    return "error", f"the speech process ended (exit code {self._process.exitcode})"
+                if time.monotonic() > deadline:
+                    return "error", "no answer from the speech process"
+
+    def feed(self, block: AudioBlock) -> SpeechEvents:
+        if not self._process.is_alive():
+            raise OverlayError(f"the speech process ended (exit code {self._process.exitcode})")
+        self._requests.put(("feed", block))
+        return self._collect()
+
+    def _collect(self) -> SpeechEvents:
+        partial = None
+        finals: list[TextEstimate] = []
+        while True:
+            try:
+                kind, payload = self._results.get_nowait()
+            except queue.Empty:
+                return SpeechEvents(partial, finals)
+            if kind == "events":
+                partial = payload.partial or partial
+                finals += payload.finals
+            elif kind == "error":
+                raise OverlayError(f"speech recognition failed: {payload}")
+
+    def finish(self) -> SpeechEvents:
+        """The last results; stops the child process."""
+        self._requests.put(("finish", None))
+        partial = None
+        finals: list[TextEstimate] = []
+        while True:
+            kind, payload = self._next(FINISH_TIMEOUT_S)
+            if kind == "events":
+                partial = payload.partial or partial
+                finals += payload.finals
+            elif kind == "finished":
+                self.cpu_seconds, self.peak_rss_mb = payload
+                break
+            else:
+                logger.warning("speech recognition did not finish cleanly: %s", payload)
+                break
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+        return SpeechEvents(partial, finals)
+
+
+def _serve(requests: Any, results: Any, vosk_model: str | None) -> None:
+    """The child: build the stage, then answer requests until `finish`."""
+    from overlay.speech_stage import SpeechStage, open_recognizer
+
+    logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")
+    try:
+        stage = SpeechStage(open_recognizer(vosk_model))
+    except Exception as err:  # reported to the parent as one line
+        results.put(("error", f"{type(err).__name__}: {err}"))
+        return
+    results.put(("ready", stage.recognizer_name))
+    while True:
+        kind, payload = requests.get()
+        try:
+            if kind == "feed":
+                events = stage.feed(payload)
+                if events.partial is not None or events.finals:
+                    results.put(("events", events))
+                continue
+            results.put(("events", stage.finish()))
+        except Exception as err:
+            logging.getLogger(__name__).exception("speech recognition failed")
+            results.put(("error", f"{type(err).__name__}: {err}"))
+            if kind == "feed":
+                continue
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        results.put(("finished", (usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0)))
+        return
