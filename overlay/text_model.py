@@ -35,6 +35,8 @@ class TextEmotionModel:
         if not tokenizer_path.is_file() or sha256_of(tokenizer_path) != spec.get("sha256"):
             raise ModelError(f"{tokenizer_path}: tokenizer missing or not the one the card names; {REINSTALL_HINT}")
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The file asks for padding to 128 tokens; batches are padded here, to their longest text.
+        self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(int(spec.get("max_tokens", 128)))
         logger.info("text model %s %s loaded from %s", self.card.name, self.card.version, self.path)
 

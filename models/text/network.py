@@ -38,9 +38,12 @@ class TextEmotionNet(nn.Module):
 
 
 class WithSoftmax(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+    """The exported form: probabilities, after an optional fixed bias on the logits (export.py)."""
+
+    def __init__(self, net: nn.Module, logit_bias: torch.Tensor | None = None) -> None:
         super().__init__()
         self.net = net
+        self.register_buffer("logit_bias", logit_bias if logit_bias is not None else torch.zeros(NUM_CLASSES))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(input_ids, attention_mask), dim=1)
+        return torch.softmax(self.net(input_ids, attention_mask) + self.logit_bias, dim=1)
