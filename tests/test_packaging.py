@@ -1,4 +1,4 @@
-"""The wheel carries the model: a non-editable install into a fresh venv evaluates faces."""
+"""The wheel carries the models: a non-editable install into a fresh venv evaluates faces, voices and text."""
 
 import json
 import subprocess
@@ -66,8 +66,11 @@ def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) 
         [
             str(env_python),
             "-c",
-            "import overlay.model_files as m; print(m.__file__); "
-            "print(m.bundled_model_path('face', 'face_expression.onnx'))",
+            "import overlay.model_files as m, asr; print(m.__file__); print(asr.__file__); "
+            "print(m.bundled_model_path('face', 'face_expression.onnx')); "
+            "print(m.bundled_model_path('voice', 'voice_emotion.onnx')); "
+            "print(m.bundled_model_path('text', 'text_emotion.onnx')); "
+            "print(m.bundled_model_path('text', 'text_tokenizer.json'))",
         ],
         capture_output=True,
         text=True,
@@ -86,3 +89,27 @@ def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n"] == 3
+
+    texts = tmp_path / "dev.tsv"
+    texts.write_text("I am so happy for you\t17\tx1\nThis is disgusting\t11\tx2\n", encoding="utf-8")
+    result = run_cli(
+        ["eval", "text", "--data", str(texts), "--json"],
+        cwd=tmp_path,
+        executable=[str(env_dir / "bin" / "emotion-overlay")],
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 2
+
+    from tests.media import tone, write_wav
+
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    for name in ("03-01-05-01-01-01-01.wav", "03-01-03-01-02-01-02.wav"):  # angry, happy
+        write_wav(voices / name, tone(2.5, freq=220.0))
+    result = run_cli(
+        ["eval", "voice", "--data", str(voices), "--json"],
+        cwd=tmp_path,
+        executable=[str(env_dir / "bin" / "emotion-overlay")],
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 2
