@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--label-smoothing", type=float, default=0.05)
+    parser.add_argument("--class-weight-power", type=float, default=0.5, help="class weights 1/count^power")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (a further, gentler cycle)")
     parser.add_argument("--limit", type=int, help="use only this many training rows (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -114,9 +116,11 @@ def main() -> None:
         flush=True,
     )
 
-    weights = torch.tensor(np.maximum(counts, 1), dtype=torch.float32) ** -0.5
+    weights = torch.tensor(np.maximum(counts, 1), dtype=torch.float32) ** -args.class_weight_power
     criterion = nn.CrossEntropyLoss(weight=weights / weights.mean(), label_smoothing=args.label_smoothing)
     model = TextEmotionNet()
+    if args.init is not None:
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["state_dict"])
     head = list(model.classifier.parameters())
     encoder_decay = [p for n, p in model.encoder.named_parameters() if p.ndim > 1]
     encoder_no_decay = [p for n, p in model.encoder.named_parameters() if p.ndim <= 1]
@@ -178,7 +182,7 @@ def main() -> None:
                         {
                             "state_dict": model.state_dict(),
                             "step": step,
-                            "args": vars(args) | {"data": str(args.data), "out": str(args.out)},
+                            "args": vars(args) | {"data": str(args.data), "out": str(args.out), "init": str(args.init)},
                         },
                         args.out / "best.pt",
                     )
