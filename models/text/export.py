@@ -28,6 +28,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import TextEmotionNet, WithSoftmax, pretrained_dir
 from train import DEFAULT_DATA, MAX_TOKENS
+from vocabulary import kept_ids, trimmed_tokenizer
 
 from overlay.evaluation import evaluate_text
 from overlay.labels import EMOTIONS
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=Path("runs/text/best.pt"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "goemotions")
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--vocabulary", type=int, default=10_000, help="tokens kept (the model must stay < 15 MB)")
     args = parser.parse_args()
 
     checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
@@ -87,10 +89,16 @@ def main() -> None:
         scored.append((report.accuracy + report.macro_f1, alpha, report.accuracy, report.macro_f1))
     _, alpha, _, _ = max(scored)
     print("prior correction on dev:", [(a, round(acc, 4), round(f1, 4)) for _, a, acc, f1 in scored])
+    # A smaller vocabulary (see vocabulary.py): the embedding rows of the kept tokens only.
+    full_tokenizer = json.loads((pretrained_dir() / "tokenizer.json").read_text(encoding="utf-8"))
+    keep = kept_ids(full_tokenizer, train.texts, args.vocabulary)
+    embeddings = net.encoder.embeddings.word_embeddings
+    embeddings.weight = torch.nn.Parameter(embeddings.weight.detach()[torch.tensor(keep)].clone())
+    embeddings.num_embeddings = len(keep)
     exported = WithSoftmax(net, alpha * prior).eval()
     work = Path(tempfile.mkdtemp())
     float_path = work / "text_emotion_fp32.onnx"
-    example = (torch.tensor([[101, 1045, 2572, 2061, 3407, 102]]), torch.ones(1, 6, dtype=torch.long))
+    example = (torch.tensor([[2, 5, 7, 3]]), torch.ones(1, 4, dtype=torch.long))
     torch.onnx.export(
         exported,
         example,
@@ -105,7 +113,7 @@ def main() -> None:
     onnx_path = args.out / "text_emotion.onnx"
     quantize_dynamic(str(float_path), str(onnx_path), weight_type=QuantType.QInt8, per_channel=True)
     tokenizer_path = args.out / "text_tokenizer.json"
-    shutil.copyfile(pretrained_dir() / "tokenizer.json", tokenizer_path)
+    tokenizer_path.write_text(json.dumps(trimmed_tokenizer(full_tokenizer, keep)), encoding="utf-8")
 
     card: dict[str, object] = {
         "name": "text_emotion",
@@ -113,7 +121,13 @@ def main() -> None:
         "file": onnx_path.name,
         "sha256": sha256_of(onnx_path),
         "size_bytes": onnx_path.stat().st_size,
-        "tokenizer": {"file": tokenizer_path.name, "sha256": sha256_of(tokenizer_path), "max_tokens": MAX_TOKENS},
+        "tokenizer": {
+            "file": tokenizer_path.name,
+            "sha256": sha256_of(tokenizer_path),
+            "max_tokens": MAX_TOKENS,
+            "vocabulary": f"{len(keep)} of 30522 WordPiece tokens: special tokens, all single characters and "
+            "'##'+character, then the most frequent tokens of the GoEmotions train texts (models/text/vocabulary.py)",
+        },
         "labels": list(EMOTIONS),
         "input": {
             "name": "input_ids",
