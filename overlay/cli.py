@@ -33,14 +33,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _eval_face(args: argparse.Namespace) -> int:
+def _eval(args: argparse.Namespace) -> int:
+    """Score the bundled (or given) model of one modality and print the report."""
     # Imported here so that `--help` stays fast (onnxruntime and OpenCV take a while to load).
-    from overlay.evaluation import evaluate_face, format_report
+    from overlay import evaluation
     from overlay.face_model import FaceExpressionModel
+    from overlay.text_model import TextEmotionModel
+    from overlay.voice_model import VoiceEmotionModel
 
-    model = FaceExpressionModel(args.model, threads=args.threads)
-    report = evaluate_face(args.data, model)
-    print(json.dumps(report.to_json()) if args.json else format_report(report))
+    if args.modality == "face":
+        report = evaluation.evaluate_face(args.data, FaceExpressionModel(args.model, threads=args.threads))
+    elif args.modality == "voice":
+        model = VoiceEmotionModel(args.model, threads=args.threads)
+        report = evaluation.evaluate_voice(args.data, model, actors=args.actors)
+    else:
+        report = evaluation.evaluate_text(args.data, TextEmotionModel(args.model, threads=args.threads))
+    print(json.dumps(report.to_json()) if args.json else evaluation.format_report(report))
     return EXIT_OK
 
 
@@ -54,26 +62,6 @@ def _actor_set(text: str) -> frozenset[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected actor numbers like 17-20 or 17,19, got {text!r}") from None
     return frozenset(actors)
-
-
-def _eval_voice(args: argparse.Namespace) -> int:
-    from overlay.evaluation import evaluate_voice, format_report
-    from overlay.voice_model import VoiceEmotionModel
-
-    model = VoiceEmotionModel(args.model, threads=args.threads)
-    report = evaluate_voice(args.data, model, actors=args.actors)
-    print(json.dumps(report.to_json()) if args.json else format_report(report))
-    return EXIT_OK
-
-
-def _eval_text(args: argparse.Namespace) -> int:
-    from overlay.evaluation import evaluate_text, format_report
-    from overlay.text_model import TextEmotionModel
-
-    model = TextEmotionModel(args.model, threads=args.threads)
-    report = evaluate_text(args.data, model)
-    print(json.dumps(report.to_json()) if args.json else format_report(report))
-    return EXIT_OK
 
 
 def _load_config(args: argparse.Namespace) -> Config:
@@ -203,16 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         if audio is not None:
             audio.close()
         raise
-    shown = config.overlay
-    overlay_settings = OverlaySettings(
-        face_boxes=shown.face_boxes,
-        expression_bars=shown.expression_bars,
-        blinks=shown.blinks,
-        indicator=shown.indicator,
-        voice=shown.voice,
-        captions=shown.captions,
-        mirror=config.camera.mirror,
-    )
+    overlay_settings = OverlaySettings(**dataclasses.asdict(config.overlay), mirror=config.camera.mirror)
     pipeline = LivePipeline(
         source,
         make_stage,
@@ -397,6 +376,15 @@ def _progress_bar(name: str) -> Callable[[int, int | None], None]:
     return show
 
 
+def _add_eval_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)"
+    )
+    parser.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
+    parser.set_defaults(handler=_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-overlay",
@@ -418,10 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Folder names: angry, disgust, fear, happy, sad, surprise, neutral, or common synonyms.",
     )
     face.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <label>/ sub-folders")
-    face.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    face.add_argument("--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)")
-    face.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
-    face.set_defaults(handler=_eval_face)
+    _add_eval_options(face)
     voice = modalities.add_parser(
         "voice",
         help="score the voice emotion model on RAVDESS-named .wav/.flac files under DIR",
@@ -431,12 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     voice.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder searched recursively")
     voice.add_argument("--actors", type=_actor_set, metavar="LIST", help="only these actors, e.g. 17-20")
-    voice.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    voice.add_argument(
-        "--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)"
-    )
-    voice.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
-    voice.set_defaults(handler=_eval_voice)
+    _add_eval_options(voice)
     text = modalities.add_parser(
         "text",
         help="score the text emotion model on a GoEmotions TSV file",
@@ -444,10 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(text<TAB>label ids<TAB>id; ids 0-27 mapped to the 7 labels through GoEmotions' Ekman grouping).",
     )
     text.add_argument("--data", type=Path, required=True, metavar="FILE", help="GoEmotions .tsv file")
-    text.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    text.add_argument("--model", type=Path, metavar="ONNX", help="another .onnx with its .json card (default: bundled)")
-    text.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
-    text.set_defaults(handler=_eval_text)
+    _add_eval_options(text)
 
     run = commands.add_parser(
         "run",

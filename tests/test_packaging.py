@@ -8,6 +8,7 @@ import venv
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT, run_cli, write_image
+from tests.media import tone, write_wav
 
 
 def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) -> None:
@@ -79,37 +80,21 @@ def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) 
     ).stdout.split()
     assert all(Path(p).is_relative_to(env_dir) for p in where), where
 
-    data = tmp_path / "faces"
+    faces = tmp_path / "faces"
     for i in range(3):
-        write_image(data / "happy" / f"{i}.png", seed=i)
-    result = run_cli(
-        ["eval", "face", "--data", str(data), "--json"],
-        cwd=tmp_path,
-        executable=[str(env_dir / "bin" / "emotion-overlay")],
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["n"] == 3
-
+        write_image(faces / "happy" / f"{i}.png", seed=i)
     texts = tmp_path / "dev.tsv"
     texts.write_text("I am so happy for you\t17\tx1\nThis is disgusting\t11\tx2\n", encoding="utf-8")
-    result = run_cli(
-        ["eval", "text", "--data", str(texts), "--json"],
-        cwd=tmp_path,
-        executable=[str(env_dir / "bin" / "emotion-overlay")],
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["n"] == 2
-
-    from tests.media import tone, write_wav
-
     voices = tmp_path / "voices"
     voices.mkdir()
     for name in ("03-01-05-01-01-01-01.wav", "03-01-03-01-02-01-02.wav"):  # angry, happy
         write_wav(voices / name, tone(2.5, freq=220.0))
-    result = run_cli(
-        ["eval", "voice", "--data", str(voices), "--json"],
-        cwd=tmp_path,
-        executable=[str(env_dir / "bin" / "emotion-overlay")],
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["n"] == 2
+
+    for modality, data, rows in (("face", faces, 3), ("text", texts, 2), ("voice", voices, 2)):
+        result = run_cli(
+            ["eval", modality, "--data", str(data), "--json"],
+            cwd=tmp_path,
+            executable=[str(env_dir / "bin" / "emotion-overlay")],
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["n"] == rows, modality
