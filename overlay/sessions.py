@@ -1,0 +1,114 @@
+"""Where sessions live and how they are found: one timeline file each in the user's data folder.
+
+The folder is $EMOTION_OVERLAY_SESSIONS, else `sessions` in the platform's user data folder
+(~/.local/share/emotion-overlay/sessions on Linux), created owner-only (0700). A session's
+id is its file name without `.sqlite`: the start time and what was analysed, e.g.
+`2026-11-25_20-31-07_live` or `2026-11-25_20-31-07_interview`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import platformdirs
+
+from overlay.errors import OverlayError
+from overlay.timeline import TimelineError
+
+logger = logging.getLogger(__name__)
+
+SESSIONS_ENV: Final = "EMOTION_OVERLAY_SESSIONS"
+SUFFIX: Final = ".sqlite"
+
+
+def sessions_dir() -> Path:
+    override = os.environ.get(SESSIONS_ENV)
+    folder = (
+        Path(override)
+        if override
+        else Path(platformdirs.user_data_dir("emotion-overlay", appauthor=False)) / "sessions"
+    )
+    return folder
+
+
+def ensure_sessions_dir(folder: Path | None = None) -> Path:
+    folder = folder or sessions_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)  # also when it existed: session data is the user's alone
+    except OSError as err:
+        raise OverlayError(
+            f"{folder}: cannot create the sessions folder ({err.strerror}); check its permissions"
+        ) from None
+    return folder
+
+
+def new_session_path(label: str, folder: Path | None = None, started: float | None = None) -> Path:
+    """A fresh file name for a session that starts now (or at `started`, wall clock)."""
+    folder = ensure_sessions_dir(folder)
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(started))
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.") or "session"
+    path = folder / f"{stamp}_{safe}{SUFFIX}"
+    counter = 2
+    while path.exists():
+        path = folder / f"{stamp}_{safe}-{counter}{SUFFIX}"
+        counter += 1
+    return path
+
+
+def list_session_files(folder: Path | None = None) -> list[Path]:
+    """The session files, newest first."""
+    folder = folder or sessions_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.name, reverse=True)
+
+
+def resolve_session(reference: str | None, folder: Path | None = None) -> Path:
+    """A session by id, by file path, or the newest one ("latest" or nothing given)."""
+    if reference and (reference.endswith(SUFFIX) or os.sep in reference) and Path(reference).exists():
+        return Path(reference)
+    files = list_session_files(folder)
+    if not files:
+        raise OverlayError(
+            f"no sessions in {folder or sessions_dir()}; "
+            "record one with `emotion-overlay run` or `emotion-overlay analyze FILE`"
+        )
+    if reference in (None, "", "latest"):
+        return files[0]
+    assert reference is not None
+    exact = [p for p in files if p.stem == reference]
+    matches = exact or [p for p in files if reference in p.stem]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise OverlayError(f"no session called {reference!r}; `emotion-overlay sessions list` shows them")
+    raise OverlayError(
+        f"{reference!r} matches {len(matches)} sessions; give more of the id (`emotion-overlay sessions list`)"
+    )
+
+
+def delete_session(path: Path) -> None:
+    """Remove a session file with its WAL side files."""
+    try:
+        for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            side.unlink(missing_ok=True)
+    except OSError as err:
+        raise TimelineError(f"{path}: cannot delete it ({err.strerror})") from None
+    logger.info("deleted session %s", path)
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    session_id: str
+    path: Path
+    started: str
+    duration_s: float
+    dominant: str | None
+    problem: str | None = None  # why it could not be read, for a damaged or foreign file
