@@ -18,7 +18,9 @@ from overlay.errors import OverlayError
 
 if TYPE_CHECKING:
     from overlay.config import Config
+    from overlay.fusion import FusionSettings
     from overlay.pipeline import AudioSource, FrameSink, FrameSource
+    from overlay.timeline import TimelineWriter
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -192,6 +194,7 @@ def _run(args: argparse.Namespace) -> int:
             audio.close()
         raise
     overlay_settings = OverlaySettings(**dataclasses.asdict(config.overlay), mirror=config.camera.mirror)
+    timeline = _open_timeline(config, audio is not None) if config.timeline.record else None
     pipeline = LivePipeline(
         source,
         make_stage,
@@ -200,11 +203,21 @@ def _run(args: argparse.Namespace) -> int:
         audio=audio,
         make_voice_analyser=make_voice_stage,
         make_speech_analyser=make_speech_stage,
+        fusion=_fusion_settings(config),
+        timeline=timeline,
+        thumbnails=config.timeline.thumbnails,
     )
     running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stop())
-    stats = pipeline.run(max_seconds=args.seconds)
+    try:
+        stats = pipeline.run(max_seconds=args.seconds)
+    finally:
+        if timeline is not None:
+            if pipeline.recognizer_name:
+                timeline.set_meta("recognizer", pipeline.recognizer_name)
+            timeline.close(duration_s=pipeline.stats.seconds)
+            print(f"emotion-overlay: session recorded in {timeline.path}", file=sys.stderr)
     voice = (
         f", {stats.voice_estimates} voice windows, {stats.utterances} utterances"
         if audio is not None
@@ -216,6 +229,23 @@ def _run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _fusion_settings(config: Config) -> FusionSettings:
+    from overlay.fusion import FusionSettings
+
+    return FusionSettings(smoothing_half_life_s=config.fusion.smoothing_seconds, hysteresis=config.fusion.hysteresis)
+
+
+def _open_timeline(config: Config, with_audio: bool) -> TimelineWriter:
+    """A new session file for a live run, in the sessions folder."""
+    from overlay.session_metadata import session_metadata
+    from overlay.sessions import new_session_path
+    from overlay.timeline import TimelineWriter
+
+    microphone = config.audio.microphone if with_audio else None
+    metadata = session_metadata("live", config.camera.device, microphone, config)
+    return TimelineWriter(new_session_path("live"), metadata)
 
 
 def _run_config(args: argparse.Namespace, config: Config) -> Config:

@@ -80,6 +80,23 @@ class OverlayConfig:
     indicator: bool = True
     voice: bool = True
     captions: bool = True
+    fused: bool = True
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How the face, voice and text readings become one."""
+
+    smoothing_seconds: float = field(default=1.0, metadata={**_at_least(0.0), "help": "half-life; 0 = none"})
+    hysteresis: float = field(default=0.1, metadata={**_at_least(0.0), "help": "lead a new label needs"})
+
+
+@dataclass(frozen=True)
+class TimelineConfig:
+    """What each session records."""
+
+    record: bool = field(default=True, metadata={"help": "write the session's timeline"})
+    thumbnails: bool = field(default=False, metadata={"help": "small face pictures about once a second"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,8 @@ class Config:
     output: OutputConfig = OutputConfig()
     face: FaceConfig = FaceConfig()
     overlay: OverlayConfig = OverlayConfig()
+    fusion: FusionConfig = FusionConfig()
+    timeline: TimelineConfig = TimelineConfig()
 
 
 def config_path() -> Path:

@@ -10,6 +10,12 @@ The fused probabilities are the weighted mean. Valence and arousal come from fix
 circumplex coordinates per label (Russell 1980; values below), weighted by probability.
 Two present modalities disagree when their top labels differ and the Jensen-Shannon
 divergence of their probabilities exceeds `disagreement_js`.
+
+LiveFusion keeps each modality's newest estimate (the analysis threads hand them in as
+they come) and gives the video thread one reading per frame: the fused probabilities
+smoothed in time (half-life `smoothing_half_life_s`, the user's "smoothing strength"),
+the displayed label held by hysteresis (it changes only when another label leads by
+`hysteresis`), and each new disagreement once, as it starts.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.labels import EMOTIONS
+from overlay.smoothing import ProbabilitySmoother
 
 # (valence, arousal) per label, in EMOTIONS order.
 CIRCUMPLEX: Final = np.array(
@@ -36,6 +43,7 @@ CIRCUMPLEX: Final = np.array(
     dtype=np.float32,
 )
 MODALITIES: Final = ("face", "voice", "text")
+DISAGREEMENT_HOLD_S: Final = 2.0  # a disagreement counts as ended after this long without it
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class FusionSettings:
     reliability: dict[str, float] = field(default_factory=lambda: {"face": 0.52, "voice": 0.66, "text": 0.65})
     fresh_s: dict[str, float] = field(default_factory=lambda: {"face": 0.5, "voice": 2.5, "text": 6.0})
     disagreement_js: float = 0.35  # nats; identical = 0, disjoint one-hot = ln 2 = 0.69
+    smoothing_half_life_s: float = 1.0  # of the fused probabilities; 0 = none
+    hysteresis: float = 0.1  # lead another label needs to replace the displayed one
 
 
 @dataclass(frozen=True)
@@ -141,3 +151,64 @@ class LabelHysteresis:
             if float(probabilities[top]) >= current + self.margin:
                 self.label = EMOTIONS[top]
         return self.label
+
+
+@dataclass(frozen=True)
+class LiveReading:
+    """What the video thread draws and records for one frame."""
+
+    state: FusedState  # smoothed probabilities, displayed label and its confidence, valence/arousal
+    new_disagreement: str | None  # "face happy vs voice angry" when a disagreement has just begun
+
+
+class LiveFusion:
+    """The newest estimate of each modality in; one smoothed, flicker-free reading per frame out.
+
+    observe() is called from the analysis threads and update() from the video thread; each
+    only swaps or reads one dict entry, which is atomic in CPython.
+    """
+
+    def __init__(self, settings: FusionSettings | None = None) -> None:
+        self.settings = settings or FusionSettings()
+        self._latest: dict[str, ModalityEstimate | None] = dict.fromkeys(MODALITIES)
+        # reset_after_s: after this long with nothing present, start afresh rather than blend.
+        self._smoother = ProbabilitySmoother(half_life_s=self.settings.smoothing_half_life_s, reset_after_s=3.0)
+        self._hysteresis = LabelHysteresis(self.settings.hysteresis)
+        self._disagreeing: tuple[str, str] | None = None
+        self._disagreed_at = -1e9
+
+    def observe(self, modality: str, probabilities: npt.NDArray[np.float32], timestamp: float) -> None:
+        self._latest[modality] = ModalityEstimate(np.asarray(probabilities, dtype=np.float32), timestamp)
+
+    def update(self, now: float) -> LiveReading:
+        raw = fuse(self._latest, now, self.settings)
+        if raw.probabilities is None:
+            self._hysteresis.label = None
+            self._disagreeing = None
+            return LiveReading(raw, None)
+        smoothed = self._smoother.update(now, raw.probabilities)
+        label = self._hysteresis.update(smoothed)
+        assert label is not None
+        valence, arousal = (smoothed @ CIRCUMPLEX).tolist()
+        state = FusedState(
+            timestamp=now,
+            probabilities=smoothed,
+            label=label,
+            confidence=float(smoothed[EMOTIONS.index(label)]),
+            valence=float(valence),
+            arousal=float(arousal),
+            weights=raw.weights,
+            disagreement=raw.disagreement,
+        )
+        started = None
+        if raw.disagreement is not None:
+            if raw.disagreement != self._disagreeing:
+                started = " vs ".join(f"{name} {self._top_label(name)}" for name in raw.disagreement)
+            self._disagreeing, self._disagreed_at = raw.disagreement, now
+        elif now - self._disagreed_at >= DISAGREEMENT_HOLD_S:
+            self._disagreeing = None  # ended; a brief gap does not make the same disagreement new again
+        return LiveReading(state, started)
+
+    def _top_label(self, modality: str) -> str:
+        estimate = self._latest[modality]
+        return EMOTIONS[int(np.argmax(estimate.probabilities))] if estimate is not None else "?"

@@ -18,6 +18,11 @@ Threads and queues (the backpressure policy of each):
   recognition must hear everything; a slow recogniser falls behind rather than skipping
   words), updates the caption and turns each final utterance into a text estimate.
 - A sink that fails is logged, recorded and dropped; the others go on.
+- Fusion: each analysis thread hands its newest estimate to LiveFusion (one dict entry
+  swapped); the video thread asks it for one smoothed reading per frame (microseconds).
+- Timeline: every thread appends rows to the TimelineWriter's unbounded queue and goes on;
+  its own "timeline-writer" thread commits them once a second, so writing never slows the
+  video. Face estimates are recorded at most FACE_RECORD_HZ, fused states FUSED_RECORD_HZ.
 """
 
 from __future__ import annotations
@@ -31,16 +36,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from overlay.face_stage import FaceAnalysis
+from overlay.fusion import FusedState, FusionSettings, LiveFusion
 from overlay.records import AudioBlock, TextEstimate, VideoFrame, VoiceEstimate
 from overlay.rendering import Captions, OverlaySettings, OverlayState, render
 
 if TYPE_CHECKING:
     from asr.contract import Partial
     from overlay.speech_stage import SpeechEvents
+    from overlay.timeline import TimelineWriter
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +94,10 @@ class SpeechAnalyser(Protocol):
 VOICE_FRESH_S = 2.5  # a voice estimate is drawn until this long after its window ended
 CAPTION_LINES = 2  # final utterances kept on screen
 CAPTION_FRESH_S = 8.0  # a final caption is drawn until this long after it was said
+FACE_RECORD_HZ = 10.0  # face estimates into the timeline (the face is read up to 30 times a second)
+FUSED_RECORD_HZ = 5.0  # fused states into the timeline
+THUMBNAIL_HZ = 1.0  # face thumbnails into the timeline, when asked for
+THUMBNAIL_PX = 96  # their height
 
 
 class LatestSlot(Generic[T]):
@@ -153,6 +165,9 @@ class LivePipeline:
         audio: AudioSource | None = None,
         make_voice_analyser: Callable[[], VoiceAnalyser] | None = None,
         make_speech_analyser: Callable[[], SpeechAnalyser] | None = None,
+        fusion: FusionSettings | None = None,
+        timeline: TimelineWriter | None = None,
+        thumbnails: bool = False,
     ) -> None:
         self.source = source
         self._make_analyser = make_analyser
@@ -170,6 +185,10 @@ class LivePipeline:
         self._partial: Partial | None = None
         self.text_estimates: list[TextEstimate] = []
         self.recognizer_name = ""
+        self.fusion = LiveFusion(fusion)
+        self.timeline = timeline
+        self._thumbnails = thumbnails and timeline is not None
+        self._recorded_at = {"face": -1e9, "fused": -1e9, "thumbnail": -1e9}
         self._stop = threading.Event()
         self.stats = PipelineStats()
 
@@ -187,6 +206,8 @@ class LivePipeline:
             if self._make_speech_analyser is not None:
                 workers.append(threading.Thread(target=self._speech_loop, name="speech-recognition", daemon=True))
         self.stats.started = time.monotonic()
+        if self.timeline is not None:
+            self.timeline.origin = self.stats.started
         for worker in workers:
             worker.start()
         try:
@@ -214,6 +235,10 @@ class LivePipeline:
             voice = self._voice
             if voice is not None and frame.timestamp - voice.end > VOICE_FRESH_S:
                 voice = None
+            reading = self.fusion.update(frame.timestamp)
+            self._record_fused(reading.state)
+            if reading.new_disagreement is not None:
+                self.record_event("disagreement", reading.new_disagreement, frame.timestamp)
             state = OverlayState(
                 faces=latest.faces if latest else (),
                 expression=latest.expression if latest else None,
@@ -222,6 +247,7 @@ class LivePipeline:
                 voice_enabled=self.audio is not None,
                 captions=self._captions(frame.timestamp),
                 analysis_on=True,
+                fused=reading.state,
             )
             annotated = render(frame.image, state, self.overlay)
             for sink in list(self.sinks):
@@ -256,6 +282,7 @@ class LivePipeline:
                 continue
             self._latest = result
             self.stats.analyses += 1
+            self._publish_face(result, frame)
 
     def _voice_loop(self) -> None:
         assert self.audio is not None and self._make_voice_analyser is not None
@@ -282,6 +309,10 @@ class LivePipeline:
                 self._voice = estimate
                 self.voice_estimates.append(estimate)
                 self.stats.voice_estimates += 1
+                if estimate.probabilities is not None:
+                    self.fusion.observe("voice", estimate.probabilities, estimate.end)
+                    if self.timeline is not None:
+                        self.timeline.add_estimate(estimate.end, "voice", estimate.probabilities)
 
     def _speech_loop(self) -> None:
         assert self._make_speech_analyser is not None
@@ -320,6 +351,10 @@ class LivePipeline:
             self.text_estimates.append(final)
             self.stats.utterances += 1
             self._partial = None
+            self.fusion.observe("text", final.probabilities, final.end)
+            if self.timeline is not None:
+                self.timeline.add_utterance(final.start, final.end, final.text, final.recognizer, final.probabilities)
+                self.timeline.add_estimate(final.end, "text", final.probabilities)
 
     def _captions(self, now: float) -> Captions | None:
         if self._make_speech_analyser is None or self.audio is None:
@@ -328,6 +363,54 @@ class LivePipeline:
         partial = self._partial.text if self._partial is not None else ""
         return Captions(finals, partial, self.recognizer_name)
 
-    def record_event(self, kind: str, detail: str) -> None:
+    def _publish_face(self, result: FaceAnalysis, frame: VideoFrame) -> None:
+        if result.expression is not None:
+            self.fusion.observe("face", result.expression, result.timestamp)
+        if self.timeline is None:
+            return
+        if result.expression is not None and result.timestamp - self._recorded_at["face"] >= 1 / FACE_RECORD_HZ:
+            self._recorded_at["face"] = result.timestamp
+            self.timeline.add_estimate(result.timestamp, "face", result.expression)
+        for blink in result.blink_events:
+            self.timeline.add_blink(blink.start, blink.end, blink.kind)
+        if self._thumbnails and result.faces and result.timestamp - self._recorded_at["thumbnail"] >= 1 / THUMBNAIL_HZ:
+            self._recorded_at["thumbnail"] = result.timestamp
+            thumbnail = face_thumbnail(frame.image, result.faces[0].box)
+            if thumbnail is not None:
+                self.timeline.add_thumbnail(result.timestamp, thumbnail)
+
+    def _record_fused(self, state: FusedState) -> None:
+        if self.timeline is None or state.probabilities is None or state.label is None:
+            return
+        if state.timestamp - self._recorded_at["fused"] < 1 / FUSED_RECORD_HZ:
+            return
+        self._recorded_at["fused"] = state.timestamp
+        self.timeline.add_fused(
+            state.timestamp,
+            state.probabilities,
+            state.label,
+            state.confidence,
+            state.valence,
+            state.arousal,
+            state.weights,
+        )
+
+    def record_event(self, kind: str, detail: str, timestamp: float | None = None) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""
-        self.stats.events.append(PipelineEvent(time.monotonic(), kind, detail))
+        event = PipelineEvent(time.monotonic() if timestamp is None else timestamp, kind, detail)
+        self.stats.events.append(event)
+        if self.timeline is not None:
+            self.timeline.add_event(event.timestamp, kind, detail)
+
+
+def face_thumbnail(image: npt.NDArray[np.uint8], box: tuple[int, int, int, int]) -> bytes | None:
+    """A small JPEG of the face with a little margin, for the review page."""
+    x, y, w, h = box
+    pad = w // 4
+    crop = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
+    if crop.size == 0:
+        return None
+    scale = THUMBNAIL_PX / crop.shape[0]
+    small = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return encoded.tobytes() if ok else None

@@ -1,4 +1,5 @@
-"""Drawing the analysis onto video frames: face boxes, expression bars, blinks, indicator.
+"""Drawing the analysis onto video frames: face boxes, expression bars, blinks, indicator,
+the fused reading (label, valence/arousal, which modalities count, disagreement) and captions.
 
 Everything scales with the frame height (designed at 720 p), so the overlay reads the same
 from 640x360 to 1920x1080. With `mirror` the picture is flipped like a selfie view while
@@ -15,6 +16,7 @@ import numpy.typing as npt
 
 from overlay.blinks import BlinkState
 from overlay.face_tracking import TrackedFace
+from overlay.fusion import FusedState
 from overlay.labels import EMOTIONS
 from overlay.records import VoiceEstimate
 
@@ -34,6 +36,7 @@ class OverlaySettings:
     indicator: bool = True
     voice: bool = True
     captions: bool = True
+    fused: bool = True
     mirror: bool = False
 
 
@@ -56,6 +59,7 @@ class OverlayState:
     voice: VoiceEstimate | None = None  # the latest fresh one; probabilities None while nobody speaks
     voice_enabled: bool = False  # whether a voice path runs at all (else nothing is drawn for it)
     captions: Captions | None = None  # None: no words path
+    fused: FusedState | None = None  # the smoothed reading of all modalities; None before any
     analysis_on: bool = True
     extra_lines: tuple[str, ...] = field(default=())
 
@@ -126,6 +130,12 @@ def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlayS
         cv2.circle(image, (cx, cy), radius, colour, -1, cv2.LINE_AA)
         (tw, _), _ = cv2.getTextSize(label, _FONT, 0.6 * s, max(1, round(1.2 * s)))
         _text(image, label, (cx - radius - round(8 * s) - tw, cy + round(6 * s)), 0.6 * s)
+    if settings.fused and state.fused is not None and state.fused.label is not None:
+        # Right of the bar column; on a narrow frame drawn smaller rather than over the bars.
+        room = width - 3 * margin - (round(_BARS_W * s) if settings.expression_bars else 0)
+        fs = s * min(1.0, room / (_FUSED_W * s))
+        if fs >= 0.4 * s:
+            _draw_fused(image, state.fused, width - margin - round(_FUSED_W * fs), margin + round(32 * s), fs)
     if settings.captions and state.captions is not None:
         _draw_captions(image, state.captions, margin, s)
     for i, line in enumerate(state.extra_lines):
@@ -134,6 +144,21 @@ def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlayS
 
 
 _BARS_W = 380  # bar panel width at 720 p
+_FUSED_W = 330  # fused panel width at 720 p
+_DISAGREE = (70, 70, 235)  # BGR red
+
+
+def _draw_fused(image: npt.NDArray[np.uint8], fused: FusedState, x: int, y: int, s: float) -> None:
+    """Top right: the overall label and confidence, valence/arousal, each modality's share, disagreement."""
+    rows = 3 + (fused.disagreement is not None)
+    _panel(image, x, y, x + round(_FUSED_W * s), y + round((44 + 28 * (rows - 1) + 10) * s))
+    left = x + round(10 * s)
+    _text(image, f"{fused.label} {fused.confidence * 100:.0f}%", (left, y + round(34 * s)), 1.1 * s, _ACCENT)
+    _text(image, f"valence {fused.valence:+.2f}  arousal {fused.arousal:+.2f}", (left, y + round(66 * s)), 0.55 * s)
+    shares = "  ".join(f"{name} {share * 100:.0f}%" for name, share in fused.weights.items())
+    _text(image, shares, (left, y + round(94 * s)), 0.55 * s, (200, 200, 200))
+    if fused.disagreement is not None:
+        _text(image, "{} and {} disagree".format(*fused.disagreement), (left, y + round(122 * s)), 0.55 * s, _DISAGREE)
 
 
 def _wrap(text: str, size: float, max_width: int) -> list[str]:

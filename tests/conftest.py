@@ -25,6 +25,14 @@ def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     return path
 
 
+@pytest.fixture(autouse=True)
+def isolated_sessions(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sessions recorded by a test (and the CLI it starts) go to a folder of its own, never the user's."""
+    folder = tmp_path_factory.mktemp("sessions")
+    monkeypatch.setenv("EMOTION_OVERLAY_SESSIONS", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The project's training/test data (EMOTION_OVERLAY_DATA, default ../shared/data)."""

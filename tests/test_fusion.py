@@ -62,3 +62,48 @@ def test_the_displayed_label_does_not_flicker_between_close_labels() -> None:
         shown.append(hysteresis.update(p))
     assert len(set(shown)) == 1
     assert hysteresis.update(peaked("sad", 0.8)) == "sad"  # a clear change still shows
+
+
+def test_live_fusion_smooths_a_change_and_holds_the_label_steady() -> None:
+    from overlay.fusion import FusionSettings, LiveFusion
+
+    def labels_after_a_switch(smoothing_s: float) -> list[str | None]:
+        fusion = LiveFusion(FusionSettings(smoothing_half_life_s=smoothing_s))
+        shown = []
+        for frame in range(90):  # 3 s at 30 fps: happy face, then sad from 1 s on
+            t = frame / 30
+            fusion.observe("face", peaked("happy" if t < 1.0 else "sad", 0.8), t)
+            shown.append(fusion.update(t).state.label)
+        return shown
+
+    instant, smoothed = labels_after_a_switch(0.0), labels_after_a_switch(1.0)
+    assert instant[29] == "happy" and instant[31] == "sad"
+    assert smoothed[31] == "happy" and smoothed[-1] == "sad"  # the change shows, later
+    assert sum(a != b for a, b in zip(smoothed, smoothed[1:], strict=False)) == 1  # one change, no flicker
+
+
+def test_live_fusion_reports_a_disagreement_once_when_it_starts() -> None:
+    from overlay.fusion import LiveFusion
+
+    fusion = LiveFusion()
+    started = []
+    for step in range(100):  # 10 s: a smiling face throughout, an angry voice from 2 s to 6 s
+        t = step / 10
+        fusion.observe("face", peaked("happy", 0.9), t)
+        if 2.0 <= t < 6.0:
+            fusion.observe("voice", peaked("angry", 0.9), t)
+        reading = fusion.update(t)
+        if reading.new_disagreement:
+            started.append((t, reading.new_disagreement))
+        assert reading.state.valence is not None
+    assert started == [(2.0, "face happy vs voice angry")]
+
+
+def test_live_fusion_with_nothing_present_shows_nothing() -> None:
+    from overlay.fusion import LiveFusion
+
+    fusion = LiveFusion()
+    fusion.observe("face", peaked("fear"), 0.0)
+    assert fusion.update(0.1).state.label == "fear"
+    state = fusion.update(5.0).state  # the face went stale: no reading, not the old one
+    assert state.label is None and state.probabilities is None and state.weights == {}

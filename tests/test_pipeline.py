@@ -107,3 +107,22 @@ def test_latest_slot_keeps_only_the_newest() -> None:
     assert slot.take(timeout=0.01) == 4
     assert slot.dropped == 4
     assert slot.take(timeout=0.01) is None
+
+
+def test_a_live_run_is_recorded_in_its_timeline(tmp_path: Path) -> None:
+    from overlay.timeline import TimelineWriter, read_session
+
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=50, fps=25.0, size=(160, 120)))
+    writer = TimelineWriter(tmp_path / "live.sqlite", {"kind": "live"})
+    analyser = SlowAnalyser(0.0, fail_first=True)
+    pipeline = LivePipeline(source, lambda: analyser, [ListSink()], restart_pause_s=0.05, timeline=writer)
+    stats = pipeline.run()
+    writer.close(stats.seconds)
+    session = read_session(tmp_path / "live.sqlite")
+    face = session.estimates["face"]
+    assert 5 <= len(face) <= 21  # 2 s of analyses, recorded at most 10 times a second
+    assert face.t[0] >= 0 and face.t[-1] <= stats.seconds  # seconds since the run began
+    assert {row.label for row in session.fused_rows} == {"happy"} and len(session.fused_rows) >= 5
+    assert session.fused_rows[0].weights["face"] == pytest.approx(1.0)
+    assert [e.kind for e in session.events] == ["stage_restarted"]
+    assert session.duration_s == pytest.approx(stats.seconds, abs=0.01)
