@@ -231,6 +231,85 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    """Analyse recordings; one summary per file, a bad file reported without stopping the others."""
+    from overlay.analyze import AnalyzeSettings, analyze_files
+    from overlay.face_stage import FaceStageSettings
+    from overlay.face_tracking import FaceTrackingSettings
+    from overlay.rendering import OverlaySettings
+
+    config = _load_config(args)
+    landmarks = Path(config.face.landmarks) if config.face.landmarks else None
+    settings = AnalyzeSettings(
+        video_out=(args.out or Path(".")) if args.video else None,
+        face=FaceStageSettings(
+            tracking=FaceTrackingSettings(landmarks_path=landmarks), smoothing_half_life_s=config.face.smoothing_seconds
+        ),
+        fusion=_fusion_settings(config),
+        overlay=OverlaySettings(**dataclasses.asdict(config.overlay)),
+        thumbnails=args.thumbnails or config.timeline.thumbnails,
+    )
+    if args.out is not None and not args.video:
+        print("emotion-overlay: note: --out is where --video writes; no video asked for", file=sys.stderr)
+    outcomes = analyze_files(args.files, settings, jobs=args.jobs, progress=_analysis_progress(args.files))
+    failed = 0
+    for outcome in outcomes:
+        if outcome.summary is None:
+            failed += 1
+            print(f"emotion-overlay: error: {outcome.error}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"file": str(outcome.path), "error": outcome.error}))
+            continue
+        summary = outcome.summary.to_json()
+        video = str(outcome.annotated_video) if outcome.annotated_video else None
+        if args.json:
+            print(json.dumps({"file": str(outcome.path), **summary, "annotated_video": video}))
+        else:
+            print(_format_summary(str(outcome.path), summary, video))
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _format_summary(name: str, summary: dict[str, Any], video: str | None) -> str:
+    modalities = ", ".join(f"{m} {label or '-'}" for m, label in summary["modalities"].items())
+    lines = [
+        f"{name}: {summary['duration_s']:.1f} s, mostly {summary['dominant_emotion'] or '-'} "
+        f"({summary['dominant_share'] * 100:.0f}% of the time); {modalities}",
+        f"  blinks {summary['blinks']} ({summary['blinks_per_minute']:.1f}/min), "
+        f"{summary['utterances']} utterances, {summary['disagreements']} disagreements",
+    ]
+    if summary["transcript"]:
+        lines.append(f"  said: {summary['transcript']}")
+    lines.append(f"  timeline: {summary['timeline']}")
+    if video:
+        lines.append(f"  video: {video}")
+    return "\n".join(lines)
+
+
+def _analysis_progress(paths: Sequence[Path]) -> Callable[[Path, float], None]:
+    """One bar per file on stderr: redrawn in place on a terminal, else a line when a file is done."""
+    done: dict[Path, float] = dict.fromkeys(paths, 0.0)
+    terminal = sys.stderr.isatty()
+    drawn = [False]
+
+    def show(path: Path, fraction: float) -> None:
+        if path not in done or (fraction - done[path] < 0.01 and fraction < 1.0):
+            return
+        finished_now = fraction >= 1.0 > done[path]
+        done[path] = fraction
+        if not terminal:
+            if finished_now:
+                print(f"emotion-overlay: analysed {path}", file=sys.stderr)
+            return
+        if drawn[0]:
+            print(f"\x1b[{len(done)}A", end="", file=sys.stderr)  # back to the first bar
+        for name, share in done.items():
+            bar = "#" * round(share * 25)
+            print(f"\r{name.name[:30]:<30} [{bar:<25}] {share * 100:3.0f}%\x1b[K", file=sys.stderr)
+        drawn[0] = True
+
+    return show
+
+
 def _fusion_settings(config: Config) -> FusionSettings:
     from overlay.fusion import FusionSettings
 
@@ -489,6 +568,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seconds", type=float, help="stop after this many seconds")
     run.set_defaults(handler=_run)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyse recordings (MP4/MOV/WAV) into session timelines",
+        description="Run the whole pipeline (face, blinks, voice, words, fusion) on recordings as fast as the "
+        "machine allows. Each file gets its own session timeline in the sessions folder (`emotion-overlay "
+        "sessions list`, `emotion-overlay review`); with --video also an annotated MP4 with the original sound. "
+        "Several files are analysed in parallel, one per core. With --json, one JSON object per file per line.",
+    )
+    analyze.add_argument("files", nargs="+", type=Path, metavar="FILE", help="MP4, MOV, MKV, WAV, FLAC... files")
+    analyze.add_argument("--video", action="store_true", help="also write <name>.annotated.mp4 (with the sound)")
+    analyze.add_argument("--out", type=Path, metavar="DIR", help="folder for the annotated videos (default: .)")
+    analyze.add_argument("--json", action="store_true", help="print each file's summary as one JSON line")
+    analyze.add_argument("--jobs", type=_positive_int, help="files analysed at once (default: one per core)")
+    analyze.add_argument("--thumbnails", action="store_true", help="keep small face pictures for the review page")
+    analyze.set_defaults(handler=_analyze)
 
     devices = commands.add_parser("devices", help="list cameras and microphones")
     devices.add_argument("--json", action="store_true", help="print one JSON object")

@@ -22,7 +22,7 @@ Threads and queues (the backpressure policy of each):
   swapped); the video thread asks it for one smoothed reading per frame (microseconds).
 - Timeline: every thread appends rows to the TimelineWriter's unbounded queue and goes on;
   its own "timeline-writer" thread commits them once a second, so writing never slows the
-  video. Face estimates are recorded at most FACE_RECORD_HZ, fused states FUSED_RECORD_HZ.
+  video. overlay.session_recorder says what is kept and how often.
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from overlay.face_stage import FaceAnalysis
-from overlay.fusion import FusedState, FusionSettings, LiveFusion
+from overlay.fusion import FusionSettings, LiveFusion
 from overlay.records import AudioBlock, TextEstimate, VideoFrame, VoiceEstimate
 from overlay.rendering import Captions, OverlaySettings, OverlayState, render
+from overlay.session_recorder import SessionRecorder
 
 if TYPE_CHECKING:
     from asr.contract import Partial
@@ -94,10 +94,6 @@ class SpeechAnalyser(Protocol):
 VOICE_FRESH_S = 2.5  # a voice estimate is drawn until this long after its window ended
 CAPTION_LINES = 2  # final utterances kept on screen
 CAPTION_FRESH_S = 8.0  # a final caption is drawn until this long after it was said
-FACE_RECORD_HZ = 10.0  # face estimates into the timeline (the face is read up to 30 times a second)
-FUSED_RECORD_HZ = 5.0  # fused states into the timeline
-THUMBNAIL_HZ = 1.0  # face thumbnails into the timeline, when asked for
-THUMBNAIL_PX = 96  # their height
 
 
 class LatestSlot(Generic[T]):
@@ -187,8 +183,7 @@ class LivePipeline:
         self.recognizer_name = ""
         self.fusion = LiveFusion(fusion)
         self.timeline = timeline
-        self._thumbnails = thumbnails and timeline is not None
-        self._recorded_at = {"face": -1e9, "fused": -1e9, "thumbnail": -1e9}
+        self._recorder = SessionRecorder(timeline, thumbnails) if timeline is not None else None
         self._stop = threading.Event()
         self.stats = PipelineStats()
 
@@ -236,9 +231,10 @@ class LivePipeline:
             if voice is not None and frame.timestamp - voice.end > VOICE_FRESH_S:
                 voice = None
             reading = self.fusion.update(frame.timestamp)
-            self._record_fused(reading.state)
             if reading.new_disagreement is not None:
-                self.record_event("disagreement", reading.new_disagreement, frame.timestamp)
+                self.stats.events.append(PipelineEvent(frame.timestamp, "disagreement", reading.new_disagreement))
+            if self._recorder is not None:
+                self._recorder.fused(reading)
             state = OverlayState(
                 faces=latest.faces if latest else (),
                 expression=latest.expression if latest else None,
@@ -311,8 +307,8 @@ class LivePipeline:
                 self.stats.voice_estimates += 1
                 if estimate.probabilities is not None:
                     self.fusion.observe("voice", estimate.probabilities, estimate.end)
-                    if self.timeline is not None:
-                        self.timeline.add_estimate(estimate.end, "voice", estimate.probabilities)
+                if self._recorder is not None:
+                    self._recorder.voice(estimate)
 
     def _speech_loop(self) -> None:
         assert self._make_speech_analyser is not None
@@ -352,9 +348,8 @@ class LivePipeline:
             self.stats.utterances += 1
             self._partial = None
             self.fusion.observe("text", final.probabilities, final.end)
-            if self.timeline is not None:
-                self.timeline.add_utterance(final.start, final.end, final.text, final.recognizer, final.probabilities)
-                self.timeline.add_estimate(final.end, "text", final.probabilities)
+            if self._recorder is not None:
+                self._recorder.utterance(final)
 
     def _captions(self, now: float) -> Captions | None:
         if self._make_speech_analyser is None or self.audio is None:
@@ -366,34 +361,8 @@ class LivePipeline:
     def _publish_face(self, result: FaceAnalysis, frame: VideoFrame) -> None:
         if result.expression is not None:
             self.fusion.observe("face", result.expression, result.timestamp)
-        if self.timeline is None:
-            return
-        if result.expression is not None and result.timestamp - self._recorded_at["face"] >= 1 / FACE_RECORD_HZ:
-            self._recorded_at["face"] = result.timestamp
-            self.timeline.add_estimate(result.timestamp, "face", result.expression)
-        for blink in result.blink_events:
-            self.timeline.add_blink(blink.start, blink.end, blink.kind)
-        if self._thumbnails and result.faces and result.timestamp - self._recorded_at["thumbnail"] >= 1 / THUMBNAIL_HZ:
-            self._recorded_at["thumbnail"] = result.timestamp
-            thumbnail = face_thumbnail(frame.image, result.faces[0].box)
-            if thumbnail is not None:
-                self.timeline.add_thumbnail(result.timestamp, thumbnail)
-
-    def _record_fused(self, state: FusedState) -> None:
-        if self.timeline is None or state.probabilities is None or state.label is None:
-            return
-        if state.timestamp - self._recorded_at["fused"] < 1 / FUSED_RECORD_HZ:
-            return
-        self._recorded_at["fused"] = state.timestamp
-        self.timeline.add_fused(
-            state.timestamp,
-            state.probabilities,
-            state.label,
-            state.confidence,
-            state.valence,
-            state.arousal,
-            state.weights,
-        )
+        if self._recorder is not None:
+            self._recorder.face(result, frame.image)
 
     def record_event(self, kind: str, detail: str, timestamp: float | None = None) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""
@@ -401,16 +370,3 @@ class LivePipeline:
         self.stats.events.append(event)
         if self.timeline is not None:
             self.timeline.add_event(event.timestamp, kind, detail)
-
-
-def face_thumbnail(image: npt.NDArray[np.uint8], box: tuple[int, int, int, int]) -> bytes | None:
-    """A small JPEG of the face with a little margin, for the review page."""
-    x, y, w, h = box
-    pad = w // 4
-    crop = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
-    if crop.size == 0:
-        return None
-    scale = THUMBNAIL_PX / crop.shape[0]
-    small = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return encoded.tobytes() if ok else None

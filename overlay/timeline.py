@@ -115,6 +115,7 @@ def _migrate(connection: sqlite3.Connection, from_version: int) -> None:
 
 def create_session_file(path: Path, metadata: dict[str, Any]) -> sqlite3.Connection:
     """A new session file (owner-only), schema created and metadata written; refuses to overwrite."""
+    described = json.dumps(metadata, default=str)  # paths and the like as text; fails before any file exists
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -130,7 +131,7 @@ def create_session_file(path: Path, metadata: dict[str, Any]) -> sqlite3.Connect
     _migrate(connection, 0)
     connection.execute(
         "INSERT INTO meta (key, value) VALUES ('session', ?), ('created_by', ?)",
-        (json.dumps(metadata), "emotion-overlay"),
+        (described, "emotion-overlay"),
     )
     return connection
 
