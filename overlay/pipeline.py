@@ -69,6 +69,17 @@ class FrameSink(Protocol):
     def close(self) -> None: ...
 
 
+class StateSink(Protocol):
+    """An output that draws the reading itself (OBS text and image sources) rather than taking frames.
+
+    show() is called on the video thread for every frame, so it must only hand the state over
+    (e.g. keep the newest) and return at once; its own thread does the slow work.
+    """
+
+    def show(self, state: OverlayState) -> None: ...
+    def close(self) -> None: ...
+
+
 class Analyser(Protocol):
     def analyse(self, frame: VideoFrame) -> FaceAnalysis: ...
 
@@ -164,10 +175,12 @@ class LivePipeline:
         fusion: FusionSettings | None = None,
         timeline: TimelineWriter | None = None,
         thumbnails: bool = False,
+        state_sinks: Sequence[StateSink] = (),
     ) -> None:
         self.source = source
         self._make_analyser = make_analyser
         self.sinks = list(sinks)
+        self.state_sinks = list(state_sinks)
         self.overlay = overlay or OverlaySettings()
         self._restart_pause_s = restart_pause_s
         self._slot: LatestSlot[VideoFrame] = LatestSlot()
@@ -216,6 +229,8 @@ class LivePipeline:
             self.stats.frames_dropped_for_analysis = self._slot.dropped
             for sink in self.sinks:
                 sink.close()
+            for state_sink in self.state_sinks:
+                state_sink.close()
             self.source.close()
             if self.audio is not None:
                 self.audio.close()
@@ -250,15 +265,24 @@ class LivePipeline:
                 try:
                     sink.send(annotated)
                 except Exception as err:  # a broken sink must not stop the video for the others
-                    logger.exception("sink %s failed; dropping it", type(sink).__name__)
-                    self.record_event("sink_failed", f"{type(sink).__name__}: {err}")
+                    self._drop_sink(sink, err)
                     self.sinks.remove(sink)
-                    sink.close()
+            for state_sink in list(self.state_sinks):
+                try:
+                    state_sink.show(state)
+                except Exception as err:
+                    self._drop_sink(state_sink, err)
+                    self.state_sinks.remove(state_sink)
             self.stats.latencies_ms.append((time.monotonic() - frame.timestamp) * 1000)
             self.stats.frames_out += 1
             self._slot.put(frame)
             if max_seconds is not None and time.monotonic() - self.stats.started >= max_seconds:
                 break
+
+    def _drop_sink(self, sink: FrameSink | StateSink, err: Exception) -> None:
+        logger.exception("sink %s failed; dropping it", type(sink).__name__)
+        self.record_event("sink_failed", f"{type(sink).__name__}: {err}")
+        sink.close()
 
     def _analysis_loop(self) -> None:
         analyser: Analyser | None = None
