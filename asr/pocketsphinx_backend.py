@@ -87,7 +87,7 @@ class PocketSphinxRecognizer:
                 origin + (seg.end_frame + 1) / FRAME_RATE,
                 min(1.0, float(seg.prob)),  # a posterior; rounding can push it just past 1
             )
-            for seg in self._decoder.seg()
+            for seg in self._decoder.seg() or ()  # None when nothing was decoded yet
             if not _FILLER.match(seg.word)
         )
         text = " ".join(w.text for w in words) if words else (_clean(hyp.hypstr) if hyp is not None else "")

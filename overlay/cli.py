@@ -147,6 +147,19 @@ def _open_audio(microphone: str, source: FrameSource, on_event: Callable[[str, s
 
 
 def _run(args: argparse.Namespace) -> int:
+    from overlay.control import InstanceLock
+
+    config = _run_config(args, _load_config(args))
+    lock = InstanceLock()
+    lock.acquire()  # one overlay at a time: a second `run` or `start` says which one is running
+    try:
+        return _run_locked(args, config)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, config: Config) -> int:
+    from overlay.control import ControlActions, ControlServer
     from overlay.face_stage import FaceStage, FaceStageSettings
     from overlay.face_tracking import FaceTrackingSettings
     from overlay.pipeline import LivePipeline
@@ -154,7 +167,6 @@ def _run(args: argparse.Namespace) -> int:
     from overlay.speech_process import SpeechProcess
     from overlay.voice_stage import VoiceStage, VoiceStageSettings
 
-    config = _run_config(args, _load_config(args))
     landmarks = Path(config.face.landmarks) if config.face.landmarks else None
     tracking = FaceTrackingSettings(landmarks_path=landmarks)
     settings = FaceStageSettings(tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds)
@@ -210,9 +222,16 @@ def _run(args: argparse.Namespace) -> int:
     running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: pipeline.stop())
+    microphone = config.audio.microphone if audio is not None else "off"
+
+    def status() -> dict[str, Any]:
+        return {"running": True, "camera": config.camera.device, "microphone": microphone, **pipeline.snapshot()}
+
+    control = ControlServer(ControlActions(status, pipeline.pause, pipeline.resume, pipeline.stop))
     try:
         stats = pipeline.run(max_seconds=args.seconds)
     finally:
+        control.close()
         if timeline is not None:
             if pipeline.recognizer_name:
                 timeline.set_meta("recognizer", pipeline.recognizer_name)
@@ -228,6 +247,93 @@ def _run(args: argparse.Namespace) -> int:
         f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s{voice})",
         file=sys.stderr,
     )
+    return EXIT_OK
+
+
+def _start(args: argparse.Namespace) -> int:
+    """`run` in the background with the same flags; returns once it answers (or says why it could not start)."""
+    import subprocess
+    import time
+
+    from overlay.control import LOG_NAME, NotRunningError, call, clear_stale_state, is_running, read_state, runtime_dir
+
+    if is_running():
+        state = read_state() or {}
+        print(f"emotion-overlay is already running (pid {state.get('pid', '?')}); `emotion-overlay status` shows it")
+        return EXIT_OK
+    clear_stale_state()  # left by a process that was killed
+    at = args.argv.index("start")
+    command = [sys.executable, "-m", "overlay", *args.argv[:at], "run", *args.argv[at + 1 :]]
+    log_path = runtime_dir() / LOG_NAME
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise OverlayError(f"it stopped at once: {_last_line(log_path)} (log: {log_path})")
+        try:
+            status = call("/status", timeout=2.0)
+        except NotRunningError:
+            time.sleep(0.2)
+            continue
+        print(f"emotion-overlay started (pid {status['pid']}); log: {log_path}")
+        if status.get("session"):
+            print(f"session: {status['session']}")
+        return EXIT_OK
+    raise OverlayError(f"started (pid {child.pid}) but not answering after {args.timeout:.0f} s; see {log_path}")
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    return lines[-1].removeprefix("emotion-overlay: ") if lines else "no output"
+
+
+def _status(args: argparse.Namespace) -> int:
+    from overlay.control import NotRunningError, call
+
+    try:
+        status = call("/status")
+    except NotRunningError as err:
+        print(json.dumps({"running": False}) if args.json else str(err))
+        return EXIT_FAILURE
+    if args.json:
+        print(json.dumps(status))
+        return EXIT_OK
+    latency = status["latency_ms"]
+    modalities = status["modalities"]
+    active = [name for name in ("face", "voice") if modalities.get(name)]
+    if modalities.get("words"):
+        active.append(f"words ({modalities['words']})")
+    print(f"emotion-overlay is running (pid {status['pid']}, up {status['uptime_s']:.0f} s)" + (
+        ", analysis PAUSED" if status["paused"] else ""
+    ))
+    outputs = ", ".join(status["sinks"]) or "no output"
+    print(f"  camera {status['camera']}, microphone {status['microphone']} -> {outputs}")
+    print(f"  {status['output_fps']:.1f} fps out, added latency p50 {latency['p50']} ms / p95 {latency['p95']} ms, "
+          f"CPU {status.get('cpu_percent', 0):.0f}% of one core")
+    print(f"  active: {', '.join(active) or 'nothing yet'}; showing: {status['fused'] or '-'}")
+    print(f"  session: {status['session'] or 'not recorded'}")
+    return EXIT_OK
+
+
+def _control(args: argparse.Namespace) -> int:
+    """pause / resume / stop the running process."""
+    import time
+
+    from overlay.control import call, is_running
+
+    answer = call(f"/{args.command}", method="POST")
+    if args.command == "stop":
+        deadline = time.monotonic() + 15.0
+        while is_running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if is_running():
+            raise OverlayError(f"pid {answer['pid']} did not stop within 15 s; end it with kill {answer['pid']}")
+        print(f"emotion-overlay stopped (pid {answer['pid']})")
+    else:
+        print(f"analysis {'paused' if args.command == 'pause' else 'resumed'} (pid {answer['pid']})")
     return EXIT_OK
 
 
@@ -485,6 +591,118 @@ def _progress_bar(name: str) -> Callable[[int, int | None], None]:
     return show
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 (any free port) to 65535, got {value}")
+    return value
+
+
+def _review(args: argparse.Namespace) -> int:
+    """Serve the review page on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    import threading
+    import webbrowser
+
+    from overlay.review_server import ReviewServer
+    from overlay.sessions import resolve_session, sessions_dir
+
+    folder, session_id = sessions_dir(), None
+    if args.session:
+        path = resolve_session(args.session).resolve()
+        folder, session_id = path.parent, path.stem  # a session file elsewhere: review its folder
+    try:
+        server = ReviewServer(folder, port=args.port)
+    except OSError as err:
+        raise OverlayError(f"cannot listen on 127.0.0.1:{args.port} ({err.strerror}); try another --port") from None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with server:
+        url = server.url(session_id)
+        print(url, flush=True)
+        print(f"emotion-overlay: reviewing the sessions in {folder}; Ctrl-C stops", file=sys.stderr, flush=True)
+        if not args.no_browser and not webbrowser.open(url):
+            print("emotion-overlay: no web browser found; open the address above", file=sys.stderr)
+        while not stop.wait(0.5):
+            pass
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from overlay.session_export import export_text, write_export
+    from overlay.sessions import resolve_session
+    from overlay.timeline import read_session
+
+    path = resolve_session(args.session)
+    name = f"{path.stem}.{args.format}"
+    out = args.out or Path(name)
+    if out.is_dir():
+        out = out / name
+    session = read_session(path)
+    write_export(out, export_text(session, args.format, thumbnails=not args.no_thumbnails), force=args.force)
+    print(out)
+    return EXIT_OK
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from overlay.session_export import format_length, list_sessions, listing_json
+    from overlay.sessions import sessions_dir
+
+    if args.action == "delete":
+        return _delete_sessions(args.sessions, args.yes)
+    listings = list_sessions()
+    if args.json:
+        print(json.dumps([listing_json(item) for item in listings]))
+        return EXIT_OK
+    if not listings:
+        print(f"emotion-overlay: no sessions in {sessions_dir()}", file=sys.stderr)
+        return EXIT_OK
+    width = max(len(item.session_id) for item in listings)
+    print(f"{'ID':<{width}}  {'STARTED':<19}  {'LENGTH':>7}  DOMINANT")
+    for item in listings:
+        started = item.started.replace("T", " ")[:19]
+        length = "-" if item.problem else format_length(item.duration_s)
+        what = f"unreadable: {item.problem}" if item.problem else (item.dominant or "-")
+        print(f"{item.session_id:<{width}}  {started:<19}  {length:>7}  {what}")
+    print(f"emotion-overlay: {len(listings)} session(s) in {sessions_dir()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _delete_sessions(references: Sequence[str], yes: bool) -> int:
+    """Delete sessions given by full id or path, after a confirmation unless --yes."""
+    from overlay.sessions import delete_session, resolve_session, sessions_dir
+    from overlay.timeline import read_session
+
+    folder = sessions_dir().resolve()
+    paths: list[Path] = []
+    for reference in references:
+        path = resolve_session(reference)
+        if path.stem != reference and not Path(reference).exists():
+            raise OverlayError(f"{reference!r} is not a full session id; `emotion-overlay sessions list` shows them")
+        if path.resolve().parent != folder:
+            read_session(path)  # outside the sessions folder, only delete what surely is a session
+        paths.append(path)
+    paths = list(dict.fromkeys(paths))
+    if not yes:
+        if not sys.stdin.isatty():
+            print("emotion-overlay: error: not deleting without confirmation; pass --yes", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            answer = input(f"Delete {len(paths)} session(s): {', '.join(p.stem for p in paths)}? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("emotion-overlay: nothing deleted", file=sys.stderr)
+            return EXIT_OK
+    for path in paths:
+        delete_session(path)
+        print(f"deleted {path}")
+    return EXIT_OK
+
+
 def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
@@ -492,6 +710,35 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=_positive_int, default=2, help="onnxruntime threads (default 2)")
     parser.set_defaults(handler=_eval)
+
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    """The flags of `run`, which `start` takes too (and hands on)."""
+    run.add_argument("--camera", metavar="INDEX|NAME|FILE", help="camera index, (part of) its name, or a video file")
+    run.add_argument(
+        "--mic",
+        metavar="auto|default|off|INDEX|NAME",
+        help="sound to analyse (default auto: a video file's own track, else the default microphone)",
+    )
+    run.add_argument("--loop", action="store_true", help="replay a video file from the start when it ends")
+    run.add_argument(
+        "--sink",
+        action="append",
+        choices=("vcam", "file", "preview"),
+        help="where frames go (repeatable; default vcam)",
+    )
+    run.add_argument("--out", type=Path, help="MP4 path for --sink file (default emotion-overlay.mp4)")
+    run.add_argument("--width", type=_positive_int, help="camera and virtual camera width (default 1280)")
+    run.add_argument("--height", type=_positive_int, help="camera and virtual camera height (default 720)")
+    run.add_argument("--fps", type=_positive_int, help="camera rate asked for (default 30)")
+    run.add_argument("--mirror", action=argparse.BooleanOptionalAction, help="selfie view")
+    run.add_argument("--smoothing", type=float, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)")
+    run.add_argument(
+        "--landmarks",
+        type=Path,
+        help="dlib 68-point landmark file (default /usr/share/dlib/shape_predictor_68_face_landmarks.dat)",
+    )
+    run.add_argument("--seconds", type=float, help="stop after this many seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -542,32 +789,27 @@ def build_parser() -> argparse.ArgumentParser:
         "and send the result to the virtual camera, an MP4 file and/or a preview window. Settings come from "
         "the config file (`emotion-overlay config show`); flags override them. Ctrl-C or SIGTERM stops it.",
     )
-    run.add_argument("--camera", metavar="INDEX|NAME|FILE", help="camera index, (part of) its name, or a video file")
-    run.add_argument(
-        "--mic",
-        metavar="auto|default|off|INDEX|NAME",
-        help="sound to analyse (default auto: a video file's own track, else the default microphone)",
-    )
-    run.add_argument("--loop", action="store_true", help="replay a video file from the start when it ends")
-    run.add_argument(
-        "--sink",
-        action="append",
-        choices=("vcam", "file", "preview"),
-        help="where frames go (repeatable; default vcam)",
-    )
-    run.add_argument("--out", type=Path, help="MP4 path for --sink file (default emotion-overlay.mp4)")
-    run.add_argument("--width", type=_positive_int, help="camera and virtual camera width (default 1280)")
-    run.add_argument("--height", type=_positive_int, help="camera and virtual camera height (default 720)")
-    run.add_argument("--fps", type=_positive_int, help="camera rate asked for (default 30)")
-    run.add_argument("--mirror", action=argparse.BooleanOptionalAction, help="selfie view")
-    run.add_argument("--smoothing", type=float, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)")
-    run.add_argument(
-        "--landmarks",
-        type=Path,
-        help="dlib 68-point landmark file (default /usr/share/dlib/shape_predictor_68_face_landmarks.dat)",
-    )
-    run.add_argument("--seconds", type=float, help="stop after this many seconds")
+    _add_run_options(run)
     run.set_defaults(handler=_run)
+
+    start = commands.add_parser(
+        "start",
+        help="`run` in the background (same flags); `status`, `pause`, `resume`, `stop` control it",
+        description="Start the live overlay as a background process with the same flags as `run`, and return "
+        "once it answers. Only one runs at a time. Its log goes to overlay.log in the state folder.",
+    )
+    _add_run_options(start)
+    start.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to answer (default 60)")
+    start.set_defaults(handler=_start)
+    status = commands.add_parser("status", help="is the background overlay running, and how is it doing")
+    status.add_argument("--json", action="store_true", help="print one JSON object ({\"running\": false} if not)")
+    status.set_defaults(handler=_status)
+    for name, summary in (
+        ("stop", "stop the background overlay (its session is closed properly)"),
+        ("pause", "privacy switch: stop analysing, keep the video going (marked \"analysis paused\")"),
+        ("resume", "analyse again after `pause`"),
+    ):
+        commands.add_parser(name, help=summary).set_defaults(handler=_control)
 
     analyze = commands.add_parser(
         "analyze",
@@ -604,6 +846,39 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="the settings file: path | show | edit | reset")
     config.add_argument("action", choices=("path", "show", "edit", "reset"))
     config.set_defaults(handler=_config_command)
+
+    review = commands.add_parser(
+        "review",
+        help="review recorded sessions in the browser (127.0.0.1 only)",
+        description="Serve the review page for the sessions folder on 127.0.0.1, print its address (with a "
+        "one-time access token) and open it in the default browser. Ctrl-C or SIGTERM stops it.",
+    )
+    review.add_argument("session", nargs="?", metavar="SESSION", help="session id or file to open first")
+    review.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free port)")
+    review.add_argument("--no-browser", action="store_true", help="only print the address")
+    review.set_defaults(handler=_review)
+
+    export = commands.add_parser(
+        "export",
+        help="write a session as CSV, JSON or a self-contained HTML report",
+        description="Write one session as a CSV table (one row per measurement, a `table` column says which "
+        "kind), the review JSON, or one HTML file that shows the charts and transcript offline.",
+    )
+    export.add_argument("session", metavar="SESSION", help="session id, file, or `latest`")
+    export.add_argument("--format", required=True, choices=("csv", "json", "html"))
+    export.add_argument("--out", type=Path, help="file or folder to write (default: ./<session id>.<format>)")
+    export.add_argument("--force", action="store_true", help="replace an existing file")
+    export.add_argument("--no-thumbnails", action="store_true", help="leave the face thumbnails out of an HTML report")
+    export.set_defaults(handler=_export)
+
+    sessions = commands.add_parser("sessions", help="recorded sessions: list | delete SESSION...")
+    sessions_actions = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = sessions_actions.add_parser("list", help="id, start, length and dominant emotion of each session")
+    listing.add_argument("--json", action="store_true", help="print one JSON list")
+    delete = sessions_actions.add_parser("delete", help="delete sessions (asks first unless --yes)")
+    delete.add_argument("sessions", nargs="+", metavar="SESSION", help="full session id or file")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sessions.set_defaults(handler=_sessions)
     return parser
 
 
@@ -613,6 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own "moov atom not found" etc.
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `start` hands its flags on to `run`
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="emotion-overlay: %(levelname)s: %(message)s",

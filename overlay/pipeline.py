@@ -32,6 +32,7 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -197,12 +198,71 @@ class LivePipeline:
         self.fusion = LiveFusion(fusion)
         self.timeline = timeline
         self._recorder = SessionRecorder(timeline, thumbnails) if timeline is not None else None
+        self._frame_times: deque[float] = deque(maxlen=90)  # for the output rate `status` shows
+        self._last_label: str | None = None
+        self._cpu_mark = (time.monotonic(), time.process_time())
         self._stop = threading.Event()
+        self._paused = threading.Event()
         self.stats = PipelineStats()
 
     def stop(self) -> None:
         """Ask the pipeline to finish; safe from a signal handler or another thread."""
         self._stop.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def pause(self) -> None:
+        """Privacy switch: stop analysing (face, voice, words) while the video goes on, marked "paused"."""
+        if not self._paused.is_set():
+            self._paused.set()
+            self._latest = None
+            self._voice = None
+            self._partial = None
+            self.record_event("paused", "analysis paused by the user")
+
+    def resume(self) -> None:
+        if self._paused.is_set():
+            self._paused.clear()
+            self.record_event("resumed", "analysis resumed by the user")
+
+    def snapshot(self) -> dict[str, object]:
+        """Live figures for `emotion-overlay status` (safe to call from another thread)."""
+        now = time.monotonic()
+        recent = sorted(self.stats.latencies_ms[-300:])
+        latest, voice = self._latest, self._voice
+        return {
+            "paused": self.paused,
+            "uptime_s": round(now - self.stats.started, 1) if self.stats.started else 0.0,
+            "frames_out": self.stats.frames_out,
+            "output_fps": round(self._recent_fps(now), 1),
+            "latency_ms": {"p50": _percentile(recent, 50), "p95": _percentile(recent, 95)},
+            "analyses": self.stats.analyses,
+            "modalities": {
+                "face": latest is not None and latest.expression is not None and now - latest.timestamp < 2.0,
+                "voice": voice is not None and voice.probabilities is not None and now - voice.end < VOICE_FRESH_S,
+                "words": self.recognizer_name or None,
+            },
+            "fused": self._last_label,
+            "sinks": [type(sink).__name__ for sink in [*self.sinks, *self.state_sinks]],
+            "session": str(self.timeline.path) if self.timeline is not None else None,
+            "events": len(self.stats.events),
+            "cpu_percent": self._cpu_percent(now),
+        }
+
+    def _cpu_percent(self, now: float) -> float:
+        """This process's CPU (all its threads; not the speech child) since the last call, % of one core."""
+        cpu = time.process_time()
+        then, cpu_then = self._cpu_mark
+        self._cpu_mark = (now, cpu)
+        return round(100.0 * (cpu - cpu_then) / max(1e-6, now - then), 1)
+
+    def _recent_fps(self, now: float) -> float:
+        times = self._frame_times
+        if len(times) < 2:
+            return 0.0
+        return (len(times) - 1) / max(1e-6, times[-1] - times[0]) if now - times[-1] < 2.0 else 0.0
 
     def run(self, max_seconds: float | None = None) -> PipelineStats:
         # The analysis threads run long stretches of Python between C calls; switching the
@@ -241,25 +301,7 @@ class LivePipeline:
             frame = self.source.read()
             if frame is None:
                 break
-            latest = self._latest
-            voice = self._voice
-            if voice is not None and frame.timestamp - voice.end > VOICE_FRESH_S:
-                voice = None
-            reading = self.fusion.update(frame.timestamp)
-            if reading.new_disagreement is not None:
-                self.stats.events.append(PipelineEvent(frame.timestamp, "disagreement", reading.new_disagreement))
-            if self._recorder is not None:
-                self._recorder.fused(reading)
-            state = OverlayState(
-                faces=latest.faces if latest else (),
-                expression=latest.expression if latest else None,
-                blink=latest.blink if latest else None,
-                voice=voice,
-                voice_enabled=self.audio is not None,
-                captions=self._captions(frame.timestamp),
-                analysis_on=True,
-                fused=reading.state,
-            )
+            state = self._paused_state() if self.paused else self._live_state(frame.timestamp)
             annotated = render(frame.image, state, self.overlay)
             for sink in list(self.sinks):
                 try:
@@ -275,9 +317,38 @@ class LivePipeline:
                     self.state_sinks.remove(state_sink)
             self.stats.latencies_ms.append((time.monotonic() - frame.timestamp) * 1000)
             self.stats.frames_out += 1
-            self._slot.put(frame)
+            self._frame_times.append(frame.timestamp)
+            if not self.paused:
+                self._slot.put(frame)
             if max_seconds is not None and time.monotonic() - self.stats.started >= max_seconds:
                 break
+
+    def _live_state(self, now: float) -> OverlayState:
+        latest = self._latest
+        voice = self._voice
+        if voice is not None and now - voice.end > VOICE_FRESH_S:
+            voice = None
+        reading = self.fusion.update(now)
+        self._last_label = reading.state.label
+        if reading.new_disagreement is not None:
+            self.stats.events.append(PipelineEvent(now, "disagreement", reading.new_disagreement))
+        if self._recorder is not None:
+            self._recorder.fused(reading)
+        return OverlayState(
+            faces=latest.faces if latest else (),
+            expression=latest.expression if latest else None,
+            blink=latest.blink if latest else None,
+            voice=voice,
+            voice_enabled=self.audio is not None,
+            captions=self._captions(now),
+            analysis_on=True,
+            fused=reading.state,
+        )
+
+    def _paused_state(self) -> OverlayState:
+        """Only the "analysis paused" mark: nothing read from the face, voice or words is shown."""
+        self._last_label = None
+        return OverlayState(analysis_on=False)
 
     def _drop_sink(self, sink: FrameSink | StateSink, err: Exception) -> None:
         logger.exception("sink %s failed; dropping it", type(sink).__name__)
@@ -300,6 +371,8 @@ class LivePipeline:
                 analyser = None
                 self._stop.wait(self._restart_pause_s)
                 continue
+            if self.paused:
+                continue  # begun before the pause: not shown, not recorded
             self._latest = result
             self.stats.analyses += 1
             self._publish_face(result, frame)
@@ -309,7 +382,7 @@ class LivePipeline:
         analyser: VoiceAnalyser | None = None
         while not self._stop.is_set():
             block = self.audio.read(timeout=0.1)
-            if block is None:
+            if block is None or self.paused:  # paused: the sound is read (so the device keeps up) and dropped
                 continue
             cpu_started = time.thread_time()
             try:
@@ -394,3 +467,9 @@ class LivePipeline:
         self.stats.events.append(event)
         if self.timeline is not None:
             self.timeline.add_event(event.timestamp, kind, detail)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return round(sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q / 100))], 1)

@@ -33,6 +33,14 @@ def isolated_sessions(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return folder
 
 
+@pytest.fixture(autouse=True)
+def isolated_runtime(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The running-process lock and control file of a test's overlay, apart from a real one's."""
+    folder = tmp_path_factory.mktemp("runtime")
+    monkeypatch.setenv("EMOTION_OVERLAY_RUNTIME", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The project's training/test data (EMOTION_OVERLAY_DATA, default ../shared/data)."""

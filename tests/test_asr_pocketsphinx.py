@@ -98,3 +98,12 @@ def test_a_talking_clip_gives_plausible_words(shared_data: Path) -> None:
     assert len(words) >= 5
     common = {"the", "a", "of", "to", "and", "in", "is", "that", "it", "we", "i", "you", "for", "this", "why"}
     assert common & set(words), text
+
+
+@needs_flite
+def test_a_stream_cut_just_as_speech_begins_finishes_cleanly() -> None:
+    # Pausing the overlay or a file ending can cut the sound a moment after speech starts.
+    speech = synthesise("Thank you very much for your help")
+    for cut_s in np.arange(0.40, 0.60, 0.01):  # 0.49 s once made the decoder return no segments at all
+        results = stream(np.concatenate([np.zeros(8000, np.float32), speech[: int(cut_s * 16000)]]))
+        assert all(isinstance(r, Partial | Utterance) for r in results)
