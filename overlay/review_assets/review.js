@@ -363,6 +363,8 @@
     return Math.max(320, $("charts").clientWidth - 2);
   }
 
+  const SPARSE_POINTS = 20;
+
   function emotionSeries(points, width) {
     return EMOTIONS.map((label) => ({
       label,
@@ -381,7 +383,7 @@
       title: "Fused emotion",
       note: "the live estimate: face, voice and words combined",
       x: fused.t,
-      series: emotionSeries(false),
+      series: emotionSeries(fused.t.length < SPARSE_POINTS),
       values: EMOTIONS.map((l) => fused.p[l]),
       range: [0, 1],
       height: 230,
@@ -395,7 +397,11 @@
         title: MODALITY_NAMES[modality],
         note: { face: "facial expression", voice: "tone of voice", text: "emotion of each recognised utterance, over its span" }[modality],
         x: series.t,
-        series: emotionSeries(modality === "text" && !data.utterances.length, modality === "text" ? 2.4 : 1.6),
+        // Dots where there are few readings: a lone reading draws no line.
+        series: emotionSeries(
+          (modality === "text" && !data.utterances.length) || series.t.length < SPARSE_POINTS,
+          modality === "text" ? 2.4 : 1.6,
+        ),
         values: EMOTIONS.map((l) => series.p[l]),
         range: [0, 1],
         height: 150,
