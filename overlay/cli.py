@@ -337,6 +337,23 @@ def _control(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """Check what the overlay needs; exit 1 when something it cannot run without is missing."""
+    from overlay.doctor import FAIL, run_checks
+
+    checks = run_checks()
+    if args.json:
+        healthy = all(c.status != FAIL for c in checks)
+        print(json.dumps({"checks": [dataclasses.asdict(c) for c in checks], "ok": healthy}))
+    else:
+        width = max(len(c.name) for c in checks)
+        for check in checks:
+            print(f"{check.status.upper():<4}  {check.name:<{width}}  {check.detail}")
+            if check.fix:
+                print(f"{'':<4}  {'':<{width}}  fix: {check.fix}")
+    return EXIT_FAILURE if any(c.status == FAIL for c in checks) else EXIT_OK
+
+
 def _analyze(args: argparse.Namespace) -> int:
     """Analyse recordings; one summary per file, a bad file reported without stopping the others."""
     from overlay.analyze import AnalyzeSettings, analyze_files
@@ -826,6 +843,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--jobs", type=_positive_int, help="files analysed at once (default: one per core)")
     analyze.add_argument("--thumbnails", action="store_true", help="keep small face pictures for the review page")
     analyze.set_defaults(handler=_analyze)
+
+    doctor = commands.add_parser("doctor", help="check libraries, models, devices, OBS and the data folder")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.set_defaults(handler=_doctor)
 
     devices = commands.add_parser("devices", help="list cameras and microphones")
     devices.add_argument("--json", action="store_true", help="print one JSON object")
