@@ -354,6 +354,30 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if any(c.status == FAIL for c in checks) else EXIT_OK
 
 
+def _service(args: argparse.Namespace) -> int:
+    """The systemd user unit that starts the overlay at login (Linux)."""
+    from overlay import service
+
+    if not sys.platform.startswith("linux"):
+        raise OverlayError("`service` sets up systemd on Linux; on macOS and Windows see installer/macos, /windows")
+    if args.action == "status":
+        print(service.status())
+        return EXIT_OK
+    if args.action == "install":
+        result = service.install(start=not args.no_start, config=args.config)
+    else:
+        result = service.uninstall()
+    done = "installed" if args.action == "install" else "removed"
+    print(f"emotion-overlay service {done}: {result.unit}")
+    if result.manual:
+        print("systemd's user instance is not reachable from here; run:")
+        for command in result.manual:
+            print(f"  {command}")
+    elif args.action == "install":
+        print(f"logs: journalctl --user -u {service.UNIT_NAME}")
+    return EXIT_OK
+
+
 def _analyze(args: argparse.Namespace) -> int:
     """Analyse recordings; one summary per file, a bad file reported without stopping the others."""
     from overlay.analyze import AnalyzeSettings, analyze_files
@@ -843,6 +867,16 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--jobs", type=_positive_int, help="files analysed at once (default: one per core)")
     analyze.add_argument("--thumbnails", action="store_true", help="keep small face pictures for the review page")
     analyze.set_defaults(handler=_analyze)
+
+    service = commands.add_parser(
+        "service",
+        help="start at login (systemd user unit): install | uninstall | status",
+        description="Install a systemd user unit that runs `emotion-overlay run` at login with the settings of the "
+        "config file, restarts it on failure and logs to the journal.",
+    )
+    service.add_argument("action", choices=("install", "uninstall", "status"))
+    service.add_argument("--no-start", action="store_true", help="install and enable, but do not start it now")
+    service.set_defaults(handler=_service)
 
     doctor = commands.add_parser("doctor", help="check libraries, models, devices, OBS and the data folder")
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
