@@ -1,4 +1,4 @@
-"""The wheel carries the models: a non-editable install into a fresh venv evaluates faces, voices and text."""
+"""The wheel carries everything: a non-editable install into a fresh venv evaluates, checks, analyses, exports."""
 
 import json
 import subprocess
@@ -9,9 +9,10 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT, run_cli, write_image
 from tests.media import tone, write_wav
+from tests.test_video_file_source import make_clip
 
 
-def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) -> None:
+def test_the_installed_wheel_evaluates_checks_analyses_and_exports_on_its_own(tmp_path: Path) -> None:
     wheel_dir = tmp_path / "wheel"
     subprocess.run(
         [
@@ -98,3 +99,20 @@ def test_installed_wheel_evaluates_faces_with_its_bundled_model(tmp_path: Path) 
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["n"] == rows, modality
+
+    # The rest of what a user does first, from the installed wheel only: check the set-up,
+    # analyse a short clip, and export the session as the self-contained HTML report (which
+    # needs the review page and its charting library inside the wheel).
+    installed = [str(env_dir / "bin" / "emotion-overlay")]
+    doctor = run_cli(["doctor", "--json"], cwd=tmp_path, executable=installed)
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["models"]["status"] == "ok", checks["models"]
+    clip = make_clip(tmp_path / "clip.mp4", frames=30, fps=15.0, size=(320, 240))
+    analysed = run_cli(["analyze", str(clip), "--json"], cwd=tmp_path, executable=installed)
+    assert analysed.returncode == 0, analysed.stderr
+    session = json.loads(analysed.stdout)["session"]
+    report = tmp_path / "report.html"
+    export = ["export", session, "--format", "html", "--out", str(report)]
+    exported = run_cli(export, cwd=tmp_path, executable=installed)
+    assert exported.returncode == 0, exported.stderr
+    assert "uPlot" in report.read_text(encoding="utf-8")
