@@ -88,3 +88,23 @@ def test_captions_wrap_inside_the_frame_above_the_blink_line(width: int, height:
     assert (rows.max() - rows.min()) > 2 * int(34 * height / 720)  # more than one line: it wrapped
     off = OverlaySettings(face_boxes=False, expression_bars=False, blinks=False, indicator=False, captions=False)
     np.testing.assert_array_equal(render(frame, state, off), frame)  # switched off: nothing drawn
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 360), (640, 480), (700, 700), (1280, 720), (1920, 1080)])
+def test_the_fused_reading_sits_top_right_clear_of_the_face_bars(width: int, height: int) -> None:
+    from overlay.fusion import FusedState
+
+    probabilities = np.array([0.05, 0.05, 0.05, 0.6, 0.05, 0.1, 0.1], np.float32)
+    fused = FusedState(1.0, probabilities, "happy", 0.6, 0.5, 0.3, {"face": 0.7, "voice": 0.3}, ("face", "voice"))
+    base = OverlayState(expression=probabilities)
+    frame = grey_frame(width, height)
+    without = render(frame, base, OverlaySettings(indicator=False))
+    with_fused = render(frame, OverlayState(expression=probabilities, fused=fused), OverlaySettings(indicator=False))
+    drawn = changed(without, with_fused)
+    ys, xs = np.nonzero(drawn)
+    assert len(xs) > 0 and xs.min() > width // 2 and ys.max() < height // 2  # top right
+    bars = changed(frame, without)  # where the face bars are
+    assert not np.any(drawn & bars)  # the panel never covers the bars
+    hidden = OverlaySettings(indicator=False, fused=False)
+    off = render(frame, OverlayState(expression=probabilities, fused=fused), hidden)
+    assert not np.any(changed(without, off))
