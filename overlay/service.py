@@ -104,6 +104,8 @@ def install(start: bool = True, config: Path | None = None) -> ServiceResult:
 
 def uninstall() -> ServiceResult:
     path = unit_dir() / UNIT_NAME
+    if not path.exists():
+        return ServiceResult(path, True)  # nothing installed: nothing to undo
     manual: tuple[str, ...] = ()
     result = _systemctl("disable", "--now", UNIT_NAME)
     if result is None:
