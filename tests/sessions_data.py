@@ -168,20 +168,26 @@ def run_cli_in(
     )
 
 
+# Debian's Chromium as root in a container, quiet and offline (../shared/TESTING.md).
+HEADLESS_CHROMIUM = (
+    str(CHROMIUM),
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def chromium(url: str, tmp_path: Path, screenshot: Path | None = None, size: str = "1400,1800") -> str:
     """The page's DOM after its scripts ran (headless Chromium), and a screenshot if asked for."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (Debian package `chromium`); the page cannot be checked")
     profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
     command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *HEADLESS_CHROMIUM,
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
         f"--window-size={size}",
@@ -215,14 +221,7 @@ class DevTools:
         to_browser, from_browser = _above_ten(to_browser), _above_ten(from_browser)  # clear of fds 3 and 4
         profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
         browser = [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *HEADLESS_CHROMIUM,
             f"--user-data-dir={profile}",
             f"--window-size={size[0]},{size[1]}",
             "--remote-debugging-pipe",
