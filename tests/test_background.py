@@ -1,8 +1,10 @@
 """The background process: start / status / pause / resume / stop, one at a time, surviving a kill -9."""
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,17 @@ def status_json() -> dict[str, object]:
     result = run_cli(["status", "--json"])
     answer: dict[str, object] = json.loads(result.stdout)
     return answer
+
+
+def stop_for_sure() -> subprocess.CompletedProcess[str]:
+    """`stop`; and if that fails, end the process anyway, so no overlay outlives its test."""
+    result = run_cli(["stop"])
+    if result.returncode != 0:
+        state = read_state()
+        if state is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(state["pid"]), signal.SIGKILL)
+    return result
 
 
 def wait_for_frames(minimum: int, timeout: float = 20.0) -> dict[str, object]:
@@ -58,7 +71,7 @@ def test_start_status_pause_resume_stop(shared_data: Path, tmp_path: Path) -> No
         assert run_cli(["resume"]).returncode == 0
         assert status_json()["paused"] is False
     finally:
-        stopped = run_cli(["stop"])
+        stopped = stop_for_sure()
     assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
     assert status_json() == {"running": False}
     session = read_session(Path(str(status["session"])))
@@ -82,7 +95,7 @@ def test_a_kill_9_leaves_no_lock_behind(shared_data: Path, tmp_path: Path, isola
         assert f"pid {state['pid']})" not in restarted.stdout
         assert (isolated_runtime / "overlay.json").stat().st_mode & 0o777 == 0o600
     finally:
-        assert run_cli(["stop"]).returncode == 0
+        assert stop_for_sure().returncode == 0
 
 
 def test_start_with_a_bad_camera_says_why_in_one_line(tmp_path: Path) -> None:
