@@ -307,9 +307,7 @@ def _with_original_sound(video_only: Path, original: Path, settings: AnalyzeSett
     return target
 
 
-def _fuse_sound_only(
-    timed: Timed, audio: AudioClip, recorder: SessionRecorder, settings: FusionSettings
-) -> None:
+def _fuse_sound_only(timed: Timed, audio: AudioClip, recorder: SessionRecorder, settings: FusionSettings) -> None:
     fusion = LiveFusion(settings)
     known = 0
     for step in range(int(audio.duration_seconds * AUDIO_ONLY_FUSION_HZ) + 1):

@@ -19,7 +19,8 @@ from overlay.errors import OverlayError
 if TYPE_CHECKING:
     from overlay.config import Config
     from overlay.fusion import FusionSettings
-    from overlay.pipeline import AudioSource, FrameSink, FrameSource
+    from overlay.obs_connection import ObsAddress
+    from overlay.pipeline import AudioSource, FrameSink, FrameSource, StateSink
     from overlay.timeline import TimelineWriter
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -73,18 +74,71 @@ def _load_config(args: argparse.Namespace) -> Config:
 
 
 def _open_source(camera: str, loop: bool, config: Config, on_event: Callable[[str, str], None]) -> FrameSource:
-    """A video file as the camera, or a camera (by index or name) that is reopened if it goes away."""
+    """A video file as the camera, or a camera (by index or name) or OBS source that is reopened if it goes away."""
     from overlay.sources.camera import CameraSource
     from overlay.sources.camera_devices import resolve_camera
+    from overlay.sources.obs_source import parse_obs_camera
     from overlay.sources.reconnecting import ReconnectingSource
     from overlay.sources.video_file import VIDEO_SUFFIXES, VideoFileSource
 
+    obs_source = parse_obs_camera(camera)
+    if obs_source is not None:
+        return _open_obs_source(obs_source, config, on_event)
     path = Path(camera)
     if path.suffix.lower() in VIDEO_SUFFIXES or path.exists():
         return VideoFileSource(path, loop=loop)
     index = resolve_camera(camera)
     cam = config.camera
     return ReconnectingSource(lambda: CameraSource(index, cam.width, cam.height, cam.fps), on_event=on_event)
+
+
+def _obs_address(config: Config) -> ObsAddress:
+    """Where OBS listens, with the password from OBS_WEBSOCKET_PASSWORD or the config (never printed)."""
+    from overlay.obs_connection import ObsAddress, resolve_password
+
+    return ObsAddress(config.obs.host, config.obs.port, resolve_password(config.obs.password))
+
+
+def _open_obs_source(name: str, config: Config, on_event: Callable[[str, str], None]) -> FrameSource:
+    """`--camera obs:NAME`: frames by GetSourceScreenshot, reconnected like a camera when OBS goes away."""
+    from overlay.sources.obs_source import ObsFrameSource
+    from overlay.sources.reconnecting import ReconnectingSource
+
+    address, obs = _obs_address(config), config.obs
+    return ReconnectingSource(
+        lambda: ObsFrameSource(address, name, width=obs.capture_width, fps=obs.capture_fps), on_event=on_event
+    )
+
+
+def _open_obs_sink(config: Config, on_event: Callable[[str, str], None], alone: bool) -> list[StateSink]:
+    """The overlay as OBS sources; when other outputs run, one that cannot open is reported and they go on."""
+    from overlay.sinks.obs import ObsOverlaySink, ObsSinkSettings
+
+    obs = config.obs
+    settings = ObsSinkSettings(_obs_address(config), obs.scene, obs.elements, obs.update_hz, obs.image_hz)
+    try:
+        return [ObsOverlaySink(settings, on_event=on_event)]
+    except OverlayError as err:
+        if alone:
+            raise
+        logging.getLogger("overlay.cli").warning("%s; going on with the other outputs", err)
+        return []
+
+
+def _obs_cleanup(config: Config) -> int:
+    """`run --obs-cleanup`: remove the overlay's scene and sources from OBS, and the bars image."""
+    from overlay.obs_connection import ObsConnection
+    from overlay.obs_scene import remove_overlay
+    from overlay.sinks.obs import default_bars_file
+
+    with ObsConnection(_obs_address(config)) as connection:
+        removed = remove_overlay(connection)
+    default_bars_file().unlink(missing_ok=True)
+    if removed:
+        print(f"removed from OBS: {', '.join(removed)}")
+    else:
+        print("emotion-overlay: nothing of the overlay was in OBS", file=sys.stderr)
+    return EXIT_OK
 
 
 def _open_sinks(kinds: Sequence[str], out: Path, config: Config, source: FrameSource) -> list[FrameSink]:
@@ -103,13 +157,15 @@ def _open_sinks(kinds: Sequence[str], out: Path, config: Config, source: FrameSo
     }
     sinks: list[FrameSink] = []
     for kind in kinds:
+        if kind == "obs":
+            continue  # draws its own overlay from the state, not frames: _open_obs_sink
         try:
             sinks.append(openers[kind]())
         except OverlayError as err:
             if len(kinds) == 1:
                 raise
             logging.getLogger("overlay.cli").warning("%s; going on with the other outputs", err)
-    if not sinks:
+    if not sinks and "obs" not in kinds:
         raise OverlayError("none of the outputs could be opened (see the warnings above)")
     return sinks
 
@@ -150,6 +206,8 @@ def _run(args: argparse.Namespace) -> int:
     from overlay.control import InstanceLock
 
     config = _run_config(args, _load_config(args))
+    if args.obs_cleanup:
+        return _obs_cleanup(config)
     lock = InstanceLock()
     lock.acquire()  # one overlay at a time: a second `run` or `start` says which one is running
     try:
@@ -195,15 +253,20 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
 
     source = _open_source(config.camera.device, args.loop, config, on_source_event)
     audio: AudioSource | None = None
+    state_sinks: list[StateSink] = []
     try:
         audio = _open_audio(config.audio.microphone, source, on_source_event)
         sinks = _open_sinks(config.output.sinks, Path(config.output.file), config, source)
+        if "obs" in config.output.sinks:
+            state_sinks = _open_obs_sink(config, on_source_event, alone=not sinks)
         if audio is not None:
             spare_speech.append(SpeechProcess())  # its own process; a broken model fails here, before any frame
     except BaseException:
         source.close()
         if audio is not None:
             audio.close()
+        for state_sink in state_sinks:
+            state_sink.close()
         raise
     overlay_settings = OverlaySettings(**dataclasses.asdict(config.overlay), mirror=config.camera.mirror)
     timeline = _open_timeline(config, audio is not None) if config.timeline.record else None
@@ -218,6 +281,7 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
         fusion=_fusion_settings(config),
         timeline=timeline,
         thumbnails=config.timeline.thumbnails,
+        state_sinks=state_sinks,
     )
     running.append(pipeline)
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -306,13 +370,16 @@ def _status(args: argparse.Namespace) -> int:
     active = [name for name in ("face", "voice") if modalities.get(name)]
     if modalities.get("words"):
         active.append(f"words ({modalities['words']})")
-    print(f"emotion-overlay is running (pid {status['pid']}, up {status['uptime_s']:.0f} s)" + (
-        ", analysis PAUSED" if status["paused"] else ""
-    ))
+    print(
+        f"emotion-overlay is running (pid {status['pid']}, up {status['uptime_s']:.0f} s)"
+        + (", analysis PAUSED" if status["paused"] else "")
+    )
     outputs = ", ".join(status["sinks"]) or "no output"
     print(f"  camera {status['camera']}, microphone {status['microphone']} -> {outputs}")
-    print(f"  {status['output_fps']:.1f} fps out, added latency p50 {latency['p50']} ms / p95 {latency['p95']} ms, "
-          f"CPU {status.get('cpu_percent', 0):.0f}% of one core")
+    print(
+        f"  {status['output_fps']:.1f} fps out, added latency p50 {latency['p50']} ms / p95 {latency['p95']} ms, "
+        f"CPU {status.get('cpu_percent', 0):.0f}% of one core"
+    )
     print(f"  active: {', '.join(active) or 'nothing yet'}; showing: {status['fused'] or '-'}")
     print(f"  session: {status['session'] or 'not recorded'}")
     return EXIT_OK
@@ -491,6 +558,10 @@ def _run_config(args: argparse.Namespace, config: Config) -> Config:
         output=dataclasses.replace(config.output, **given(sinks=sinks, file=args.out and str(args.out))),
         face=dataclasses.replace(
             config.face, **given(smoothing_seconds=args.smoothing, landmarks=args.landmarks and str(args.landmarks))
+        ),
+        obs=dataclasses.replace(
+            config.obs,
+            **given(host=args.obs_host, port=args.obs_port, scene=args.obs_scene, elements=args.obs_elements),
         ),
     )
 
@@ -753,9 +824,13 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_eval)
 
 
-def _add_run_options(run: argparse.ArgumentParser) -> None:
+def _add_run_options(run: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """The flags of `run`, which `start` takes too (and hands on)."""
-    run.add_argument("--camera", metavar="INDEX|NAME|FILE", help="camera index, (part of) its name, or a video file")
+    run.add_argument(
+        "--camera",
+        metavar="INDEX|NAME|FILE|obs:SOURCE",
+        help="camera index, (part of) its name, a video file, or a source in OBS (obs:Video Capture Device)",
+    )
     run.add_argument(
         "--mic",
         metavar="auto|default|off|INDEX|NAME",
@@ -765,8 +840,8 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--sink",
         action="append",
-        choices=("vcam", "file", "preview"),
-        help="where frames go (repeatable; default vcam)",
+        choices=("vcam", "file", "preview", "obs"),
+        help="where the overlay goes (repeatable; default vcam); obs: as sources in an OBS scene",
     )
     run.add_argument("--out", type=Path, help="MP4 path for --sink file (default emotion-overlay.mp4)")
     run.add_argument("--width", type=_positive_int, help="camera and virtual camera width (default 1280)")
@@ -780,6 +855,27 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
         help="dlib 68-point landmark file (default /usr/share/dlib/shape_predictor_68_face_landmarks.dat)",
     )
     run.add_argument("--seconds", type=float, help="stop after this many seconds")
+    obs = run.add_argument_group("OBS (--sink obs, --camera obs:SOURCE; password: OBS_WEBSOCKET_PASSWORD or config)")
+    obs.add_argument("--obs-host", metavar="HOST", help="where OBS runs (default 127.0.0.1)")
+    obs.add_argument("--obs-port", type=_port, metavar="PORT", help="OBS's WebSocket server port (default 4455)")
+    obs.add_argument("--obs-scene", metavar="SCENE", help="scene to show the overlay in (default: the program scene)")
+    obs.add_argument(
+        "--obs-elements",
+        type=_obs_elements,
+        metavar="LIST",
+        help="which OBS sources show, comma-separated from label,blinks,captions,bars (default all)",
+    )
+    return obs  # the OBS group, for flags of `run` alone
+
+
+def _obs_elements(text: str) -> tuple[str, ...]:
+    from overlay.config import OBS_ELEMENTS
+
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [part for part in chosen if part not in OBS_ELEMENTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(OBS_ELEMENTS)}, got {text!r}")
+    return chosen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -830,7 +926,10 @@ def build_parser() -> argparse.ArgumentParser:
         "and send the result to the virtual camera, an MP4 file and/or a preview window. Settings come from "
         "the config file (`emotion-overlay config show`); flags override them. Ctrl-C or SIGTERM stops it.",
     )
-    _add_run_options(run)
+    obs_flags = _add_run_options(run)
+    obs_flags.add_argument(
+        "--obs-cleanup", action="store_true", help="remove the overlay's scene and sources from OBS, then exit"
+    )
     run.set_defaults(handler=_run)
 
     start = commands.add_parser(
@@ -843,11 +942,11 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to answer (default 60)")
     start.set_defaults(handler=_start)
     status = commands.add_parser("status", help="is the background overlay running, and how is it doing")
-    status.add_argument("--json", action="store_true", help="print one JSON object ({\"running\": false} if not)")
+    status.add_argument("--json", action="store_true", help='print one JSON object ({"running": false} if not)')
     status.set_defaults(handler=_status)
     for name, summary in (
         ("stop", "stop the background overlay (its session is closed properly)"),
-        ("pause", "privacy switch: stop analysing, keep the video going (marked \"analysis paused\")"),
+        ("pause", 'privacy switch: stop analysing, keep the video going (marked "analysis paused")'),
         ("resume", "analyse again after `pause`"),
     ):
         commands.add_parser(name, help=summary).set_defaults(handler=_control)

@@ -26,7 +26,9 @@ else:  # pragma: no cover - Python 3.10
 
 APP_NAME: Final = "emotion-overlay"
 CONFIG_ENV: Final = "EMOTION_OVERLAY_CONFIG"  # another file instead of the user's (tests, several profiles)
-SINK_KINDS: Final = ("vcam", "file", "preview")
+SINK_KINDS: Final = ("vcam", "file", "preview", "obs")
+OBS_ELEMENTS: Final = ("label", "blinks", "captions", "bars")  # overlay.obs_scene.ELEMENTS
+HIDDEN: Final = "********"  # how `config show` and session metadata write a secret that is set
 
 
 class ConfigError(OverlayError):
@@ -100,6 +102,23 @@ class TimelineConfig:
 
 
 @dataclass(frozen=True)
+class ObsConfig:
+    """OBS Studio 28+ through its built-in WebSocket server (OBS: Tools > WebSocket Server Settings)."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=4455, metadata=_at_least(1))
+    password: str = field(
+        default="", metadata={"secret": True, "help": "the server password; OBS_WEBSOCKET_PASSWORD overrides it"}
+    )
+    scene: str = field(default="", metadata={"help": "scene that shows the overlay; empty: the current program scene"})
+    elements: tuple[str, ...] = field(default=OBS_ELEMENTS, metadata=_choices(*OBS_ELEMENTS))
+    update_hz: float = field(default=10.0, metadata={**_at_least(0.5), "help": "text updates per second"})
+    image_hz: float = field(default=2.0, metadata={**_at_least(0.1), "help": "bars image reloads per second"})
+    capture_width: int = field(default=640, metadata={**_at_least(16), "help": "width of frames from --camera obs:"})
+    capture_fps: float = field(default=10.0, metadata={**_at_least(0.5), "help": "frames/s from --camera obs:"})
+
+
+@dataclass(frozen=True)
 class Config:
     camera: CameraConfig = CameraConfig()
     audio: AudioConfig = AudioConfig()
@@ -108,6 +127,7 @@ class Config:
     overlay: OverlayConfig = OverlayConfig()
     fusion: FusionConfig = FusionConfig()
     timeline: TimelineConfig = TimelineConfig()
+    obs: ObsConfig = ObsConfig()
 
 
 def config_path() -> Path:
@@ -195,12 +215,17 @@ def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str
 
 
 def to_toml(config: Config) -> str:
-    """The configuration as TOML (every key, so `config show` documents what can be set)."""
+    """The configuration as TOML (every key, so `config show` documents what can be set).
+
+    A secret that is set (the OBS password) is written as HIDDEN, never in clear.
+    """
     lines: list[str] = []
     for section in dataclasses.fields(config):
         lines.append(f"[{section.name}]")
         for spec in dataclasses.fields(getattr(config, section.name)):
             value = getattr(getattr(config, section.name), spec.name)
+            if spec.metadata.get("secret") and value:
+                value = HIDDEN
             lines.append(f"{spec.name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
@@ -214,3 +239,23 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def without_secrets(settings: Any) -> Any:
+    """A dataclass (e.g. Config) as plain data for JSON, every secret that is set written as HIDDEN.
+
+    Fields marked metadata={"secret": True} are the ones hidden; session timelines store
+    their settings through this, so a password never reaches a session file or an export.
+    """
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return {
+            spec.name: HIDDEN
+            if spec.metadata.get("secret") and getattr(settings, spec.name)
+            else without_secrets(getattr(settings, spec.name))
+            for spec in dataclasses.fields(settings)
+        }
+    if isinstance(settings, tuple | list):
+        return [without_secrets(item) for item in settings]
+    if isinstance(settings, dict):
+        return {key: without_secrets(value) for key, value in settings.items()}
+    return settings

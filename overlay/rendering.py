@@ -230,3 +230,30 @@ def _draw_bars(
         fill = round(bar_w * float(np.clip(p, 0, 1)))
         cv2.rectangle(image, (x0, top_y), (x0 + fill, top_y + bar_h), _ACCENT if i == top else (200, 200, 200), -1)
         _text(image, f"{p * 100:.0f}", (x0 + bar_w + round(8 * s), top_y + bar_h - round(3 * s)), 0.5 * s)
+
+
+def bars_size(scale: float) -> tuple[int, int]:
+    """Width and height of the bar panel at `scale` (1.0 at 720 p)."""
+    return round(_BARS_W * scale), _bars_height(scale)
+
+
+def bars_image(title: str, probabilities: npt.NDArray[np.float32] | None, scale: float) -> npt.NDArray[np.uint8]:
+    """The bar panel alone as a BGRA image with true transparency (for OBS's image source).
+
+    Drawn twice, over black and over white: where the two differ the panel is see-through,
+    and the difference gives the alpha exactly (text and bars are opaque, the panel keeps its
+    translucency, anti-aliased edges blend). Without probabilities the image is fully
+    transparent, at the same size, so that nothing moves in OBS.
+    """
+    width, height = bars_size(scale)
+    if probabilities is None:
+        return np.zeros((height, width, 4), dtype=np.uint8)
+    on_black = np.zeros((height, width, 3), dtype=np.uint8)
+    on_white = np.full((height, width, 3), 255, dtype=np.uint8)
+    _draw_bars(on_black, title, probabilities, 0, 0, scale)
+    _draw_bars(on_white, title, probabilities, 0, 0, scale)
+    see_through = (on_white.astype(np.int16) - on_black.astype(np.int16)).max(axis=2)
+    alpha = np.clip(255 - see_through, 0, 255).astype(np.float32)
+    colour = on_black.astype(np.float32) * 255.0 / np.maximum(alpha, 1.0)[..., None]
+    bgra = np.dstack([np.clip(colour, 0, 255), alpha])
+    return np.asarray(np.rint(bgra), dtype=np.uint8)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 import time
 from typing import Any
 
 from overlay import __version__
+from overlay.config import without_secrets
 from overlay.errors import OverlayError
 from overlay.face_model import DEFAULT_FACE_MODEL
 from overlay.model_files import ModelCard, bundled_model_path
@@ -41,5 +41,5 @@ def session_metadata(kind: str, source: str, microphone: str | None, settings: A
         "app_version": __version__,
         "host": platform.system(),
         "models": model_versions(),
-        "settings": settings if isinstance(settings, dict) else dataclasses.asdict(settings),
+        "settings": without_secrets(settings),  # the OBS password is stored only as "********"
     }

@@ -1,8 +1,10 @@
 """A real OBS Studio for tests: Debian's obs-studio 29 headless under Xvfb, websocket on, password set.
 
-Each ObsInstance has its own HOME (so its own global.ini, scene collection and log), its own
-Xvfb display and a free port. start(), stop() (SIGTERM, then SIGKILL) and kill() (as a crash)
-can be called in any order; close() always ends both processes and removes the folder.
+Each ObsInstance has its own HOME (so its own global.ini, scene collection and logs), its
+own Xvfb display, a free port and a random password. start(), stop() (SIGTERM, then
+SIGKILL) and kill() (as a crash) can be called in any order; close() always ends both
+processes and removes the folder. What OBS prints goes to obs-output.txt in that HOME, and
+an OBS that ended by itself is noted in unexpected_exits when start() runs again.
 """
 
 from __future__ import annotations
@@ -63,15 +65,8 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _free_display() -> int:
-    for number in range(90 + os.getpid() % 100, 400):
-        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
-            return number
-    raise ObsUnavailable("no free X display number for Xvfb")
-
-
 class ObsInstance:
-    def __init__(self, scripts: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, scripts: list[dict[str, Any]] | None = None, env: dict[str, str] | None = None) -> None:
         if not OBS.exists():
             raise ObsUnavailable(f"{OBS} not installed (apt-get install obs-studio; .ci/run does)")
         if shutil.which(XVFB) is None:
@@ -84,8 +79,10 @@ class ObsInstance:
         (self.config_dir / "global.ini").write_text(GLOBAL_INI.format(port=self.port, password=self.password))
         if scripts is not None:
             self._write_scene_collection(scripts)
-        self.display = _free_display()
+        self._extra_env = dict(env or {})
+        self.display = 0  # Xvfb's, once started
         self._xvfb: subprocess.Popen[bytes] | None = None
+        self.unexpected_exits: list[int | None] = []  # exit statuses of OBS processes that ended by themselves
         self._obs: subprocess.Popen[bytes] | None = None
         try:
             self._start_xvfb()
@@ -96,15 +93,19 @@ class ObsInstance:
 
     @property
     def env(self) -> dict[str, str]:
-        # Importing cv2 points Qt at OpenCV's own Qt 5 plugins and libraries; OBS (Qt 6) aborts on them.
+        # Importing cv2 points Qt at OpenCV's own bundled Qt plugins and libraries; OBS aborts on them.
         inherited = {k: v for k, v in os.environ.items() if k not in _OPENCV_QT_VARIABLES}
-        return inherited | {
-            "HOME": str(self.home),
-            "XDG_CONFIG_HOME": str(self.home / ".config"),
-            "DISPLAY": f":{self.display}",
-            "LIBGL_ALWAYS_SOFTWARE": "1",
-            "QT_QPA_PLATFORM": "xcb",
-        }
+        return (
+            inherited
+            | self._extra_env
+            | {
+                "HOME": str(self.home),
+                "XDG_CONFIG_HOME": str(self.home / ".config"),
+                "DISPLAY": f":{self.display}",
+                "LIBGL_ALWAYS_SOFTWARE": "1",
+                "QT_QPA_PLATFORM": "xcb",
+            }
+        )
 
     def _write_scene_collection(self, scripts: list[dict[str, Any]]) -> None:
         """A minimal scene collection ("Untitled") whose scripts-tool loads `scripts` at start-up."""
@@ -129,37 +130,45 @@ class ObsInstance:
         (scenes / "Untitled.json").write_text(json.dumps(collection))
 
     def _start_xvfb(self) -> None:
-        self._xvfb = subprocess.Popen(
-            [XVFB, f":{self.display}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{self.display}").exists():
-            if self._xvfb.poll() is not None or time.monotonic() > deadline:
-                raise ObsUnavailable(f"Xvfb did not start on :{self.display}")
-            time.sleep(0.05)
+        """Xvfb on a display number it picks itself (-displayfd), so parallel test runs never collide."""
+        read_end, write_end = os.pipe()
+        with os.fdopen(read_end, "rb") as pipe:
+            try:
+                self._xvfb = subprocess.Popen(
+                    [XVFB, "-displayfd", str(write_end), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=(write_end,),
+                )
+            finally:
+                os.close(write_end)
+            number = pipe.readline().strip()  # written once the display accepts clients; empty if it died
+        if not number.isdigit():
+            raise ObsUnavailable("Xvfb did not start")
+        self.display = int(number)
 
     def start(self, timeout: float = 30.0) -> None:
         """Start OBS and wait until its websocket port accepts connections."""
         if self.running:
             return
+        if self._obs is not None:  # it ended without stop() or kill(): a crash, which tests should see
+            self.unexpected_exits.append(self._obs.returncode)
         command = [str(OBS), "--minimize-to-tray", "--disable-shutdown-check", "--multi"]
-        self._obs = subprocess.Popen(
-            command,
-            env=self.env,
-            cwd=self.home,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(self.home / "obs-output.txt", "ab") as output:  # OBS's own messages, for a crash
+            self._obs = subprocess.Popen(
+                command, env=self.env, cwd=self.home, stdout=output, stderr=output, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
             if self._obs.poll() is not None:
-                raise ObsUnavailable(f"OBS exited at start-up with status {self._obs.returncode}: {self.log_tail()}")
+                raise ObsUnavailable(f"OBS exited at start-up with status {self._obs.returncode}: {self.output_tail()}")
             if time.monotonic() > deadline:
                 raise ObsUnavailable(f"OBS did not open its websocket port in {timeout:.0f} s: {self.log_tail()}")
             time.sleep(0.1)
+
+    @property
+    def pid(self) -> int | None:
+        return self._obs.pid if self.running and self._obs is not None else None
 
     @property
     def running(self) -> bool:
@@ -201,6 +210,12 @@ class ObsInstance:
             return ""
         return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.txt")))
 
+    def output_tail(self, lines: int = 15) -> str:
+        """The end of what OBS printed (a crash report goes there, not to its log file)."""
+        path = self.home / "obs-output.txt"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
     def log_tail(self, lines: int = 8) -> str:
         return " | ".join(self.logs().strip().splitlines()[-lines:])
 
@@ -216,3 +231,42 @@ class ObsInstance:
                     self._xvfb.kill()
                     self._xvfb.wait(timeout=5)
             shutil.rmtree(self.home, ignore_errors=True)
+
+
+def start_obs_or_skip(scripts: list[dict[str, Any]] | None = None, env: dict[str, str] | None = None) -> ObsInstance:
+    """An OBS for a test module; skips (with the reason) only where OBS cannot run at all."""
+    import pytest
+
+    try:
+        return ObsInstance(scripts=scripts, env=env)
+    except ObsUnavailable as err:
+        pytest.skip(f"OBS cannot run here: {err}")
+
+
+def wait_until(condition: Any, timeout: float = 10.0, every: float = 0.05) -> bool:
+    """Poll `condition()` until it is true or `timeout` passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+
+
+def write_grey_clip(path: Path, seconds: float = 2.0, fps: int = 15) -> Path:
+    """A small silent MP4 to play as the camera where no face is needed."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = 320, 240
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 90 + i % 20, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

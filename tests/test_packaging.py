@@ -116,3 +116,5 @@ def test_the_installed_wheel_evaluates_checks_analyses_and_exports_on_its_own(tm
     exported = run_cli(export, cwd=tmp_path, executable=installed)
     assert exported.returncode == 0, exported.stderr
     assert "uPlot" in report.read_text(encoding="utf-8")
+    script = env_site / "overlay" / "obs_scripts" / "emotion_overlay_obs.py"  # for OBS > Tools > Scripts
+    assert script.read_text(encoding="utf-8") == (REPO_ROOT / "obs_scripts" / "emotion_overlay_obs.py").read_text()
