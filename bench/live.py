@@ -11,7 +11,8 @@ activity + voice model every 0.5 s in a thread; speech recognition and text emot
 utterance in a child process), and reports what it adds under `audio`: voice_cpu_percent
 and speech_cpu_percent (of one core), voice_windows_hz and utterances; its cpu_percent
 includes the child's CPU, and the child's peak RSS is given as peak_rss_mb_speech_process.
-`--no-audio` leaves the sound path out.
+Ours also fuses the three and writes the session timeline, as `run` does. `--no-audio`
+leaves the sound path out.
 
 The clip is first converted to 1280x720 (or 1920x1080) at 30 fps (letterboxed; a cached
 copy in the temp folder) unless it already is. The virtual camera is pyvirtualcam's real
@@ -24,6 +25,7 @@ import argparse
 import hashlib
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,7 @@ def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
     from overlay.sources.file_audio import FileAudioSource
     from overlay.sources.video_file import VideoFileSource
     from overlay.speech_process import SpeechProcess
+    from overlay.timeline import TimelineWriter
     from overlay.voice_stage import VoiceStage
 
     stage = FaceStage()  # loaded before timing starts, as `run` does
@@ -117,6 +120,9 @@ def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
         audio = FileAudioSource(track, lambda: source.origin, loop_seconds=track.duration_seconds)
         voice = VoiceStage()
         speech = SpeechProcess()  # as `run` does: the words path in a child process
+    # The session timeline is written as `run` writes it (into a folder thrown away afterwards).
+    folder = tempfile.mkdtemp(prefix="bench-live-")
+    timeline = TimelineWriter(Path(folder) / "session.sqlite", {"kind": "bench"})
     cpu = _cpu_seconds()
     pipeline = LivePipeline(
         source,
@@ -125,9 +131,12 @@ def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
         audio=audio,
         make_voice_analyser=(lambda: voice) if voice else None,
         make_speech_analyser=(lambda: speech) if speech else None,
+        timeline=timeline,
     )
     stats = pipeline.run(max_seconds=seconds)
+    timeline.close(stats.seconds)
     cpu = _cpu_seconds() - cpu
+    shutil.rmtree(folder, ignore_errors=True)
     cpu += stats.speech_cpu_seconds  # the speech child's CPU counts as the app's
     figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
     if sound is not None:
