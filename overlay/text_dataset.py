@@ -84,13 +84,11 @@ def project_labels(goemotions_ids: list[int]) -> set[int]:
     return {_PROJECT_LABEL[GOEMOTIONS_LABELS[i]] for i in goemotions_ids}
 
 
-def load_goemotions(path: Path) -> LabelledTexts:
-    """The single-label rows of a GoEmotions TSV file, with project label indices."""
+def read_goemotions_rows(path: Path) -> list[tuple[str, list[int]]]:
+    """Every row of a GoEmotions TSV file: its text and its GoEmotions label ids (0-27)."""
     if not path.is_file():
         raise DataError(f"{path}: no such file; pass a GoEmotions TSV (text<TAB>label ids<TAB>id)")
-    texts: list[str] = []
-    labels: list[int] = []
-    rows = multi = 0
+    rows: list[tuple[str, list[int]]] = []
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             for line_number, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
@@ -100,22 +98,30 @@ def load_goemotions(path: Path) -> LabelledTexts:
                     raise DataError(f"{path}:{line_number}: expected text<TAB>label ids, got {row[0][:40]!r}")
                 try:
                     ids = [int(i) for i in row[1].split(",")]
-                    mapped = project_labels(ids)
+                    project_labels(ids)  # checks every id is 0-27
                 except (ValueError, IndexError):
                     raise DataError(
                         f"{path}:{line_number}: label ids must be numbers 0-27 separated by commas, got {row[1]!r}"
                     ) from None
-                rows += 1
-                if len(mapped) != 1:
-                    multi += 1
-                    continue
-                texts.append(row[0])
-                labels.append(mapped.pop())
+                rows.append((row[0], ids))
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text ({err}); save it as UTF-8") from err
+    return rows
+
+
+def load_goemotions(path: Path) -> LabelledTexts:
+    """The single-label rows of a GoEmotions TSV file, with project label indices."""
+    rows = read_goemotions_rows(path)
+    texts: list[str] = []
+    labels: list[int] = []
+    for text, ids in rows:
+        mapped = project_labels(ids)
+        if len(mapped) == 1:
+            texts.append(text)
+            labels.append(mapped.pop())
     if not texts:
         raise DataError(f"{path}: no labelled rows found; expected GoEmotions TSV lines (text<TAB>label ids<TAB>id)")
-    return LabelledTexts(tuple(texts), np.asarray(labels, dtype=np.int64), rows, multi)
+    return LabelledTexts(tuple(texts), np.asarray(labels, dtype=np.int64), len(rows), len(rows) - len(texts))
 
 
 def check_mapping_file(path: Path) -> None:

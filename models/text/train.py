@@ -8,7 +8,10 @@ of the 7 classes through GoEmotions' Ekman grouping), with class weights 1/sqrt(
 linear warm-up then cosine decay, and length-bucketed batches (comments are short; padding
 to a fixed length would waste most of the compute). Scores the dev single-label subset
 twice an epoch and keeps the best (accuracy + macro-F1). Writes best.pt, log.jsonl and
-summary.json to --out.
+summary.json to --out. With --fine-labels-weight W > 0 it trains on every row instead:
+the 7-label loss on the single-label rows, plus W x a binary cross-entropy over GoEmotions'
+own 28 labels from an auxiliary head (training only; the exported network is unchanged),
+so the multi-label rows and the finer labels teach the encoder too.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from network import TextEmotionNet, pretrained_dir
 
 from overlay.labels import EMOTIONS
 from overlay.metrics import ClassificationReport, classification_report
-from overlay.text_dataset import check_mapping_file, load_goemotions
+from overlay.text_dataset import check_mapping_file, load_goemotions, project_labels, read_goemotions_rows
 
 DEFAULT_DATA = Path(
     os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
 )
 MAX_TOKENS = 128
+FINE_LABELS = 28  # GoEmotions' own labels, for --fine-labels-weight
 
 
 def batches(lengths: np.ndarray, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -86,6 +90,13 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--label-smoothing", type=float, default=0.05)
     parser.add_argument("--class-weight-power", type=float, default=0.5, help="class weights 1/count^power")
+    parser.add_argument(
+        "--fine-labels-weight",
+        type=float,
+        default=0.0,
+        help="also train on every row (multi-label ones too) with an auxiliary head over GoEmotions' 28 labels "
+        "(binary cross-entropy, this weight); 0: off, single-label rows only",
+    )
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (a further, gentler cycle)")
     parser.add_argument("--limit", type=int, help="use only this many training rows (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
@@ -100,16 +111,28 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     check_mapping_file(args.data / "ekman_mapping.json")
 
-    train = load_goemotions(args.data / "train.tsv")
     dev = load_goemotions(args.data / "dev.tsv")
     tokenizer = AutoTokenizer.from_pretrained(str(pretrained_dir()))
     encode = lambda texts: tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS)["input_ids"]  # noqa: E731
-    train_ids, dev_ids = encode(train.texts), encode(dev.texts)
-    y_train = train.labels
+    fine = args.fine_labels_weight > 0
+    if fine:
+        # Every row; the 7-label loss sees the single-label ones (-1 marks the others).
+        rows = read_goemotions_rows(args.data / "train.tsv")
+        train_texts = tuple(text for text, _ in rows)
+        mapped = [project_labels(ids) for _, ids in rows]
+        y_train = np.array([min(m) if len(m) == 1 else -1 for m in mapped], dtype=np.int64)
+        y_fine = np.zeros((len(rows), FINE_LABELS), dtype=np.float32)
+        for row, (_, ids) in enumerate(rows):
+            y_fine[row, ids] = 1.0
+    else:
+        train = load_goemotions(args.data / "train.tsv")
+        train_texts, y_train = train.texts, train.labels
+        y_fine = np.zeros((len(y_train), FINE_LABELS), dtype=np.float32)
+    train_ids, dev_ids = encode(train_texts), encode(dev.texts)
     if args.limit:
-        train_ids, y_train = train_ids[: args.limit], y_train[: args.limit]
+        train_ids, y_train, y_fine = train_ids[: args.limit], y_train[: args.limit], y_fine[: args.limit]
     lengths = np.array([len(x) for x in train_ids])
-    counts = np.bincount(y_train, minlength=len(EMOTIONS))
+    counts = np.bincount(y_train[y_train >= 0], minlength=len(EMOTIONS))
     print(
         f"train {len(train_ids)} rows {counts.tolist()}, mean {lengths.mean():.1f} tokens; "
         f"dev {len(dev_ids)}; bf16 {bf16}",
@@ -117,11 +140,16 @@ def main() -> None:
     )
 
     weights = torch.tensor(np.maximum(counts, 1), dtype=torch.float32) ** -args.class_weight_power
-    criterion = nn.CrossEntropyLoss(weight=weights / weights.mean(), label_smoothing=args.label_smoothing)
+    criterion = nn.CrossEntropyLoss(
+        weight=weights / weights.mean(), label_smoothing=args.label_smoothing, ignore_index=-1
+    )
+    fine_criterion = nn.BCEWithLogitsLoss()
     model = TextEmotionNet()
+    # The auxiliary head is training-only: it is not part of the exported network.
+    fine_head = nn.Linear(model.encoder.config.hidden_size, FINE_LABELS)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["state_dict"])
-    head = list(model.classifier.parameters())
+    head = list(model.classifier.parameters()) + (list(fine_head.parameters()) if fine else [])
     encoder_decay = [p for n, p in model.encoder.named_parameters() if p.ndim > 1]
     encoder_no_decay = [p for n, p in model.encoder.named_parameters() if p.ndim <= 1]
     optimizer = torch.optim.AdamW(
@@ -155,7 +183,16 @@ def main() -> None:
                 group["lr"] = lr * scale
             input_ids, mask = pad([train_ids[i] for i in rows])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = criterion(model(input_ids, mask), torch.from_numpy(y_train[rows]))
+                if fine:
+                    pooled = model.dropout(model.embed(input_ids, mask))
+                    labels = torch.from_numpy(y_train[rows])
+                    loss = args.fine_labels_weight * fine_criterion(
+                        fine_head(pooled).float(), torch.from_numpy(y_fine[rows])
+                    )
+                    if bool((labels >= 0).any()):
+                        loss = loss + criterion(model.classifier(pooled).float(), labels)
+                else:
+                    loss = criterion(model(input_ids, mask), torch.from_numpy(y_train[rows]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
