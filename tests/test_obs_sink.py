@@ -299,5 +299,10 @@ def test_a_frozen_obs_never_delays_show_or_close(
     finally:
         os.kill(obs.pid, signal.SIGCONT)
         sink.close()
+        # A fresh OBS for the tests after this one: OBS 29, thawed after its connections were
+        # dropped while it was frozen, has (rarely) crashed later with a double free. The freeze
+        # is this test's doing, not something the overlay does to a user's OBS.
+        obs.kill()
+        obs.start()
     assert slowest < 0.005
     assert closing < 2.0  # not the 5 s request timeout
