@@ -149,23 +149,7 @@ def remove_overlay(connection: ObsConnection) -> list[str]:
                 raise
             continue
         removed.append(name)
-    _wait_until_released(connection, {name for _, _, name in targets})
     return removed
-
-
-def _wait_until_released(connection: ObsConnection, names: set[str]) -> None:
-    """Return once OBS lists none of `names` (it frees removed sources a moment later).
-
-    Creating a source again while OBS is still freeing the old one of that name is the one
-    time we saw OBS 29 crash (a double free), so a cleanup finishes only when OBS has let go.
-    """
-    deadline = time.monotonic() + NAME_RELEASE_S
-    while names and time.monotonic() < deadline:
-        inputs = {i["inputName"] for i in connection.request("GetInputList")["inputs"]}
-        scenes = {s["sceneName"] for s in connection.request("GetSceneList")["scenes"]}
-        if not names & (inputs | scenes):
-            return
-        time.sleep(0.05)
 
 
 def _create(
