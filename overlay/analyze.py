@@ -38,6 +38,7 @@ from overlay.records import AudioBlock, TextEstimate, VideoFrame, VoiceEstimate
 from overlay.rendering import Captions, OverlaySettings, OverlayState, render
 from overlay.session_recorder import SessionRecorder
 from overlay.session_summary import SessionSummary, summarize
+from overlay.sources.video_file import VideoFileSource
 from overlay.timeline import TimelineWriter, read_session
 
 logger = logging.getLogger(__name__)
@@ -164,9 +165,8 @@ def analyze_file(path: Path, settings: AnalyzeSettings, progress: Progress | Non
     return AnalysisOutcome(path, summarize(session), annotated)
 
 
-def _open_video(path: Path) -> Any:
-    from overlay.sources.video_file import VideoFileSource
-
+def _open_video(path: Path) -> VideoFileSource | None:
+    """The file's pictures, or None for a sound-only file."""
     if path.suffix.lower() in AUDIO_SUFFIXES:
         return None
     try:
@@ -214,7 +214,7 @@ def _timed_estimates(voice: list[VoiceEstimate], texts: list[TextEstimate]) -> T
 
 
 def _analyse_video(
-    video: Any,
+    video: VideoFileSource,
     path: Path,
     timed: Timed,
     texts: list[TextEstimate],
@@ -283,7 +283,7 @@ def _voice_at(timed: Timed, known: int, t: float) -> VoiceEstimate | None:
     return None
 
 
-def _open_annotated_sink(path: Path, video: Any, settings: AnalyzeSettings) -> tuple[Any, Path | None]:
+def _open_annotated_sink(path: Path, video: VideoFileSource, settings: AnalyzeSettings) -> tuple[Any, Path | None]:
     if settings.video_out is None:
         return None, None
     from overlay.sinks.video_file import VideoFileSink

@@ -251,8 +251,9 @@ def render_page(
     if session is not None:
         data += f'\n<script type="application/json" id="session-data">{_json_for_html(session)}</script>'
     page = read_asset(PAGE_TEMPLATE).decode("utf-8")
-    for placeholder, text in (("<!--styles-->", styles), ("<!--data-->", data), ("<!--scripts-->", scripts)):
-        page = page.replace(placeholder, text, 1)
+    # index.html marks where the styles, data and scripts go; one template for the page and the report.
+    for marker, text in (("<!--styles-->", styles), ("<!--data-->", data), ("<!--scripts-->", scripts)):
+        page = page.replace(marker, text, 1)
     return page
 
 
