@@ -3,9 +3,10 @@
 `emotion-overlay models list | pull NAME | verify | remove NAME` drives it. Nothing here
 runs unless the user asks: the app never downloads on its own.
 
-- Every entry pins its URL and sha256: of the download, or, where only the unpacked file's
-  hash could be pinned (dlib's .bz2), of that file. A download that does not match is
-  deleted and nothing is installed.
+- Every entry pins its URL and sha256: of the download; or, where only the unpacked file's
+  hash could be pinned (dlib's .bz2), of that file; or, where only Nix users publish one
+  (Vosk's lgraph zip), the Nix-archive sha256 of the unpacked folder (overlay/nar_hash.py).
+  A download that does not match is deleted and nothing is installed.
 - Downloads go to a `.part` file and resume with an HTTP Range request after an
   interruption; installation unpacks into a temporary folder beside the target and renames
   it into place, so a model folder is either complete or absent.
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import urllib.error
 import urllib.request
@@ -35,6 +37,7 @@ import platformdirs
 
 from overlay.errors import ModelError
 from overlay.model_files import sha256_of
+from overlay.nar_hash import nar_sha256, nix32_decode
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +59,12 @@ class ModelSpec:
     size_bytes: int | None
     sha256: str | None  # of the download
     payload_sha256: str | None = None  # of the unpacked file ("bz2" / "file")
+    unpacked_nar_sha256: str | None = None  # hex; of the unpacked folder's NAR ("zip"), as Nix pins it
     licence: str = ""
 
     @property
     def pinned(self) -> bool:
-        return bool(self.sha256 or self.payload_sha256)
+        return bool(self.sha256 or self.payload_sha256 or self.unpacked_nar_sha256)
 
 
 MANIFEST: Final[tuple[ModelSpec, ...]] = (
@@ -90,9 +94,11 @@ MANIFEST: Final[tuple[ModelSpec, ...]] = (
         url="https://alphacephei.com/vosk/models/vosk-model-en-us-0.22-lgraph.zip",
         kind="zip",
         size_bytes=None,
-        # Not pinned yet: no trustworthy published hash could be obtained from these offline
-        # machines. `pull` refuses it unless --trust-unpinned, and prints the hash to pin.
+        # Upstream publishes no sha256 of this zip. Nix users pin the unpacked folder:
+        # `fetchzip { url = <this url>; sha256 = "1dl9sf36..."; }` (stripRoot, the default),
+        # the same value in several independent Nix expressions. Checked after unpacking.
         sha256=None,
+        unpacked_nar_sha256=nix32_decode("1dl9sf36mn8l3bcxni4qwrv52hwsfmcm9j08km7iz2vhaiz5wn0r").hex(),
         licence="Apache-2.0",
     ),
 )
@@ -169,9 +175,12 @@ def pull(
             f"{spec.name}: download's sha256 {digest[:12]}... is not the pinned {spec.sha256[:12]}...; "
             "it was deleted - try again, or check a proxy or mirror that may alter files"
         )
-    target = _install(spec, archive, root)
-    if archive.parent == root / ".downloads":
-        archive.unlink()
+    downloaded = archive.parent == root / ".downloads"
+    try:
+        target = _install(spec, archive, root)
+    finally:
+        if downloaded:  # installed, or found damaged: either way the next try downloads afresh
+            archive.unlink()
     logger.info("installed %s in %s (download sha256 %s)", spec.name, target, digest)
     return InstalledModel(target, digest)
 
@@ -227,6 +236,7 @@ def _install(spec: ModelSpec, archive: Path, root: Path) -> Path:
     try:
         if spec.kind == "zip":
             content = _unzip_single_folder(archive, staging)
+            _check_unpacked_nar(spec, content)
         else:
             content = staging / spec.name
             content.mkdir()
@@ -276,9 +286,32 @@ def _unzip_single_folder(archive: Path, staging: Path) -> Path:
             if len(tops) != 1 or unsafe:
                 raise ModelError(f"{archive.name}: not a model archive (one top folder expected, no absolute paths)")
             zipped.extractall(staging)
+            _restore_modes(zipped, staging)
     except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise ModelError(f"{archive.name}: not a valid zip archive ({err}); delete it and download again") from err
+        raise ModelError(f"{archive.name}: not a valid zip archive ({err}); download it again") from err
     return staging / tops.pop()
+
+
+def _restore_modes(zipped: zipfile.ZipFile, staging: Path) -> None:
+    """Give files the permission bits the zip recorded, as `unzip` does (extractall drops them).
+
+    The executable bit is part of what a Nix-archive hash covers.
+    """
+    for info in zipped.infolist():
+        mode = info.external_attr >> 16
+        if info.create_system == 3 and stat.S_ISREG(mode) and not info.is_dir():
+            os.chmod(staging / info.filename, (mode & 0o777) | 0o600)
+
+
+def _check_unpacked_nar(spec: ModelSpec, folder: Path) -> None:
+    if not spec.unpacked_nar_sha256:
+        return
+    digest = nar_sha256(folder, skip=frozenset({RECORD_NAME}))
+    if digest != spec.unpacked_nar_sha256:
+        raise ModelError(
+            f"{spec.name}: the unpacked folder's sha256 (Nix archive) {digest[:12]}... is not the pinned "
+            f"{spec.unpacked_nar_sha256[:12]}...; the download was damaged or altered - try again"
+        )
 
 
 def _write_record(folder: Path) -> None:
@@ -306,6 +339,11 @@ def verify(spec: ModelSpec, root: Path | None = None) -> list[str]:
         payload = folder / _payload_name(spec)
         if sha256_of(payload) != spec.payload_sha256:
             problems.append(f"{spec.name}: {payload.name} does not match the pinned sha256")
+    if spec.unpacked_nar_sha256 and not problems:
+        try:
+            _check_unpacked_nar(spec, folder)
+        except ModelError as err:
+            problems.append(str(err))
     return problems
 
 

@@ -3,10 +3,11 @@
 import bz2
 import hashlib
 import io
+import stat
 import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from overlay import model_store
 from overlay.errors import ModelError
 from overlay.model_store import ModelSpec
+from overlay.nar_hash import nar_sha256
 from tests.conftest import run_cli
 
 
@@ -160,26 +162,95 @@ def test_unpinned_models_need_explicit_trust(server: FileServer, tmp_path: Path)
     assert model_store.pull(unpinned, root=tmp_path, trust_unpinned=True).download_sha256 == spec.sha256
 
 
-def test_cli_pull_through_a_mirror_then_verify_list_remove(
+def test_cli_pull_through_a_mirror_refuses_made_up_bytes_for_the_real_entries(
     server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real manifest entry for Vosk small, served by the local 'mirror' with made-up bytes: refused."""
+    """The real manifest entries, served by the local 'mirror' with made-up bytes: refused, nothing installed."""
     server.files["vosk-model-small-en-us-0.15.zip"] = model_zip("vosk-model-small-en-us-0.15")
+    server.files["vosk-model-en-us-0.22-lgraph.zip"] = model_zip("vosk-model-en-us-0.22-lgraph")
     monkeypatch.setenv("EMOTION_OVERLAY_MODELS", str(tmp_path))
     monkeypatch.setenv("EMOTION_OVERLAY_MODEL_MIRROR", server.url)
     result = run_cli(["models", "pull", "vosk-model-small-en-us-0.15"])
     assert result.returncode == 1
     assert "is not the pinned 30f26242c4eb" in result.stderr and "Traceback" not in result.stderr
 
-    archive = tmp_path / "mine.zip"
-    archive.write_bytes(model_zip("vosk-model-en-us-0.22-lgraph"))
-    result = run_cli(["models", "pull", "vosk-model-en-us-0.22-lgraph", "--file", str(archive), "--trust-unpinned"])
-    assert result.returncode == 0, result.stderr
-    assert hashlib.sha256(archive.read_bytes()).hexdigest() in result.stderr  # the hash to pin
-    assert "installed: " in run_cli(["models", "list"]).stdout
-    assert run_cli(["models", "verify"]).stdout.startswith("1 model(s) checked, 0 problem(s)")
-    assert run_cli(["models", "remove", "vosk-model-en-us-0.22-lgraph"]).returncode == 0
+    # lgraph is pinned by its unpacked folder (Nix's fetchzip hash, 1dl9sf36... in Nix's base-32).
+    result = run_cli(["models", "pull", "vosk-model-en-us-0.22-lgraph"])
+    assert result.returncode == 1, result.stderr
+    assert "unpacked folder's sha256 (Nix archive)" in result.stderr
+    assert "is not the pinned 19585e7e5470" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
     assert "installed: " not in run_cli(["models", "list"]).stdout
+
+
+def test_cli_list_verify_remove_an_installed_model(
+    server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = model_store.find_spec("vosk-model-small-en-us-0.15")
+    body = model_zip(real.name)
+    server.files["small.zip"] = body
+    stand_in = replace(real, url=f"{server.url}/small.zip", sha256=hashlib.sha256(body).hexdigest())
+    installed = model_store.pull(stand_in, root=tmp_path)  # installed under the real entry's name
+    monkeypatch.setenv("EMOTION_OVERLAY_MODELS", str(tmp_path))
+
+    assert f"installed: {installed.path}" in run_cli(["models", "list"]).stdout
+    assert run_cli(["models", "verify"]).stdout.startswith("1 model(s) checked, 0 problem(s)")
+    (installed.path / "am" / "final.mdl").write_bytes(b"changed")
+    result = run_cli(["models", "verify"])
+    assert result.returncode == 1 and "am/final.mdl has changed since it was installed" in result.stderr
+    assert run_cli(["models", "remove", real.name]).returncode == 0
+    assert "installed: " not in run_cli(["models", "list"]).stdout
+
+
+TREE_FILES = {"am/final.mdl": (b"weights" * 1000, 0o644), "run.sh": (b"#!/bin/sh\necho hi\n", 0o755)}
+
+
+def unix_zip(files: dict[str, tuple[bytes, int]], top: str = "tree-model") -> bytes:
+    """A zip made on Unix: each entry carries its permission bits, as `zip` records them."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, (data, mode) in files.items():
+            info = zipfile.ZipInfo(f"{top}/{name}")
+            info.create_system, info.external_attr = 3, (stat.S_IFREG | mode) << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def tree_pinned_spec(server: FileServer, tmp_path: Path) -> ModelSpec:
+    """A zip pinned only by its unpacked folder's Nix-archive hash, with an executable file in it."""
+    files = TREE_FILES
+    expected = tmp_path / "expected"  # the same tree laid out by hand, as `unzip` would leave it
+    for name, (data, mode) in files.items():
+        (expected / name).parent.mkdir(parents=True, exist_ok=True)
+        (expected / name).write_bytes(data)
+        (expected / name).chmod(mode)
+    server.files["tree-model.zip"] = unix_zip(files)
+    return ModelSpec(
+        "tree-model", "t", f"{server.url}/tree-model.zip", "zip", None, None, unpacked_nar_sha256=nar_sha256(expected)
+    )
+
+
+def test_a_zip_pinned_by_its_unpacked_folder_installs_with_its_executable_bits(
+    server: FileServer, tmp_path: Path
+) -> None:
+    spec = tree_pinned_spec(server, tmp_path)
+    assert spec.pinned
+    installed = model_store.pull(spec, root=tmp_path / "store")
+    assert (installed.path / "run.sh").stat().st_mode & stat.S_IXUSR
+    assert model_store.verify(spec, tmp_path / "store") == []
+
+
+def test_a_zip_whose_unpacked_folder_differs_from_the_pin_installs_nothing(server: FileServer, tmp_path: Path) -> None:
+    spec = tree_pinned_spec(server, tmp_path)
+    altered = {"am/final.mdl": TREE_FILES["am/final.mdl"], "run.sh": (b"#!/bin/sh\nrm -rf ~\n", 0o755)}
+    not_executable = {**TREE_FILES, "run.sh": (TREE_FILES["run.sh"][0], 0o644)}
+    for served in (altered, not_executable):
+        server.files["tree-model.zip"] = unix_zip(served)
+        with pytest.raises(ModelError, match="unpacked folder's sha256"):
+            model_store.pull(spec, root=tmp_path / "store")
+    assert [p.name for p in (tmp_path / "store").iterdir()] == [".downloads"]
+    assert not list((tmp_path / "store" / ".downloads").iterdir())
 
 
 def test_cli_offline_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
