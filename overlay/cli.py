@@ -760,8 +760,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    from overlay.session_export import format_length, list_sessions, listing_json
-    from overlay.sessions import sessions_dir
+    from overlay.sessions import format_length, list_sessions, listing_json, sessions_dir
 
     if args.action == "delete":
         return _delete_sessions(args.sessions, args.yes)

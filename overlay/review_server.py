@@ -32,7 +32,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from overlay import session_export
-from overlay.sessions import SessionListing, list_session_files, sessions_dir
+from overlay.sessions import SessionListing, describe_session, list_session_files, listing_json, sessions_dir
 from overlay.timeline import TimelineError, read_session, read_thumbnail
 
 logger = logging.getLogger(__name__)
@@ -177,8 +177,8 @@ class ReviewServer:
 
     def _api(self, parts: list[str], query: dict[str, list[str]]) -> Reply:
         if not parts or parts == [""]:
-            sessions = [session_export.listing_json(item) for item in self._listings()]
-            return _json_reply({"folder": str(self.folder), "sessions": sessions})
+            listed = [listing_json(item) for item in self._listings()]
+            return _json_reply({"folder": str(self.folder), "sessions": listed})
         path = self._session_path(parts[0])
         if path is None:
             return _error(HTTPStatus.NOT_FOUND, f"no session called {parts[0]!r} in {self.folder}")
@@ -201,7 +201,7 @@ class ReviewServer:
             with self._cache_lock:
                 cached = self._listing_cache.get(path)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, session_export.describe_session(path))
+                cached = (stamp, describe_session(path))
                 with self._cache_lock:
                     self._listing_cache[path] = cached
             listings.append(cached[1])

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -43,8 +42,7 @@ from overlay import __version__
 from overlay.errors import OverlayError
 from overlay.labels import EMOTIONS
 from overlay.session_summary import summarize
-from overlay.sessions import SessionListing, list_session_files
-from overlay.timeline import Blink, Series, Session, TimelineError, read_session, read_thumbnail
+from overlay.timeline import Blink, Series, Session, read_thumbnail
 
 logger = logging.getLogger(__name__)
 
@@ -315,57 +313,3 @@ def write_export(path: Path, text: str, force: bool = False) -> None:
         raise OverlayError(f"{path}: cannot write the export ({err.strerror}); check the folder") from None
     finally:
         temporary.unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------- listings
-
-
-def format_length(seconds: float) -> str:
-    """A session's length as m:ss or h:mm:ss."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-_ID_STAMP: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})")
-
-
-def _started_from_name(path: Path) -> str:
-    """The start time a session's id carries (its file name), else the file's modification time."""
-    match = _ID_STAMP.match(path.stem)
-    if match:
-        day, hours, minutes, seconds = match.groups()
-        return f"{day} {hours}:{minutes}:{seconds}"
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
-    except OSError:
-        return ""
-
-
-def describe_session(path: Path) -> SessionListing:
-    """One line of the sessions list; a file that cannot be read is described with the reason."""
-    try:
-        summary = summarize(read_session(path))
-    except (TimelineError, sqlite3.Error, ValueError, KeyError, OSError) as err:
-        logger.info("%s is unreadable: %s", path, err)
-        reason = str(err).removeprefix(f"{path}: ")  # the listing already names the file
-        return SessionListing(path.stem, path, _started_from_name(path), 0.0, None, problem=reason)
-    started = summary.started or _started_from_name(path)
-    return SessionListing(path.stem, path, started, summary.duration_s, summary.dominant)
-
-
-def list_sessions(folder: Path | None = None) -> list[SessionListing]:
-    """Every session file in the folder (newest first), readable or not."""
-    return [describe_session(path) for path in list_session_files(folder)]
-
-
-def listing_json(listing: SessionListing) -> dict[str, Any]:
-    return {
-        "id": listing.session_id,
-        "path": str(listing.path),
-        "started": listing.started,
-        "duration_s": round(listing.duration_s, 2),
-        "dominant": listing.dominant,
-        "problem": listing.problem,
-    }

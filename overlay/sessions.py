@@ -1,4 +1,4 @@
-"""Where sessions live and how they are found: one timeline file each in the user's data folder.
+"""Where sessions live, how they are found and listed: one timeline file each in the user's data folder.
 
 The folder is $EMOTION_OVERLAY_SESSIONS, else `sessions` in the platform's user data folder
 (~/.local/share/emotion-overlay/sessions on Linux), created owner-only (0700). A session's
@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import platformdirs
 
 from overlay.errors import OverlayError
-from overlay.timeline import TimelineError
+from overlay.session_summary import summarize
+from overlay.timeline import TimelineError, read_session
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +114,54 @@ class SessionListing:
     duration_s: float
     dominant: str | None
     problem: str | None = None  # why it could not be read, for a damaged or foreign file
+
+
+def format_length(seconds: float) -> str:
+    """A session's length as m:ss or h:mm:ss."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+_ID_STAMP: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{2})-(\d{2})-(\d{2})")
+
+
+def _started_from_name(path: Path) -> str:
+    """The start time a session's id carries (its file name), else the file's modification time."""
+    match = _ID_STAMP.match(path.stem)
+    if match:
+        day, hours, minutes, seconds = match.groups()
+        return f"{day} {hours}:{minutes}:{seconds}"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    except OSError:
+        return ""
+
+
+def describe_session(path: Path) -> SessionListing:
+    """One line of the sessions list; a file that cannot be read is described with the reason."""
+    try:
+        summary = summarize(read_session(path))
+    except (TimelineError, sqlite3.Error, ValueError, KeyError, OSError) as err:
+        logger.info("%s is unreadable: %s", path, err)
+        reason = str(err).removeprefix(f"{path}: ")  # the listing already names the file
+        return SessionListing(path.stem, path, _started_from_name(path), 0.0, None, problem=reason)
+    started = summary.started or _started_from_name(path)
+    return SessionListing(path.stem, path, started, summary.duration_s, summary.dominant)
+
+
+def list_sessions(folder: Path | None = None) -> list[SessionListing]:
+    """Every session file in the folder (newest first), readable or not."""
+    return [describe_session(path) for path in list_session_files(folder)]
+
+
+def listing_json(listing: SessionListing) -> dict[str, Any]:
+    return {
+        "id": listing.session_id,
+        "path": str(listing.path),
+        "started": listing.started,
+        "duration_s": round(listing.duration_s, 2),
+        "dominant": listing.dominant,
+        "problem": listing.problem,
+    }

