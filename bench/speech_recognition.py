@@ -2,9 +2,11 @@
 
     python bench/speech_recognition.py [--json]
 
-Speech with known words: 12 sentences spoken by flite's three voices (slt, rms, awb), and
+Speech with known words: 12 sentences spoken by flite's three voices (slt, rms, awb);
 RAVDESS actors 17-20, whose files all say "Kids are talking by the door" or "Dogs are
-sitting by the door" in eight emotions (240 files). Every recogniser installed is measured:
+sitting by the door" in eight emotions (240 files); and, where Debian's espeak-ng is
+installed, the first Harvard sentences list (IEEE 1969, phonetically balanced, public
+domain) in three espeak-ng voices, another synthesiser with other words. Every recogniser installed is measured:
 PocketSphinx always; a Vosk model when `emotion-overlay models pull` has fetched one.
 Audio is streamed in 100 ms blocks with a second of silence after each sentence, as live.
 Real-time factor: processing seconds / audio seconds, one thread. Latency: audio time from
@@ -16,8 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from asr.flite import VOICES, flite_available, synthesise
 from asr.pocketsphinx_backend import PocketSphinxRecognizer
 from asr.vosk_backend import VoskRecognizer
 from asr.wer import word_error_rate
+from overlay.audio_file import read_audio
 from overlay.model_store import find_spec, installed_path
 from overlay.voice_activity import VoiceActivityDetector
 from overlay.voice_dataset import load_labelled_speech, parse_ravdess_name
@@ -48,8 +54,29 @@ SENTENCES = (
     "Can you send me the report by Friday",
     "Nothing about this makes any sense to me",
 )
+HARVARD_LIST_1 = (
+    "The birch canoe slid on the smooth planks",
+    "Glue the sheet to the dark blue background",
+    "It is easy to tell the depth of a well",
+    "These days a chicken leg is a rare dish",
+    "Rice is often served in round bowls",
+    "The juice of lemons makes fine punch",
+    "The box was thrown beside the parked truck",
+    "The hogs were fed chopped corn and garbage",
+    "Four hours of steady work faced us",
+    "A large size in stockings is hard to sell",
+)
+ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb")
 STATEMENTS = {1: "kids are talking by the door", 2: "dogs are sitting by the door"}
 BLOCK = 1600
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    """`text` spoken by espeak-ng, as 16 kHz mono float samples."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(out), text], check=True, capture_output=True)
+        return read_audio(out).samples
 
 
 def recognise(recognizer: Recognizer, samples: np.ndarray) -> tuple[str, float, list[float]]:
@@ -101,6 +128,8 @@ def main() -> None:
     sets: dict[str, list[tuple[str, np.ndarray]]] = {}
     if flite_available():
         sets["flite"] = [(s, synthesise(s, v)) for v in VOICES for s in SENTENCES]
+    if shutil.which("espeak-ng"):
+        sets["espeak"] = [(s, espeak(s, v)) for v in ESPEAK_VOICES for s in HARVARD_LIST_1]
     ravdess = load_labelled_speech(args.data, frozenset({17, 18, 19, 20}))
     sets["ravdess"] = [
         (STATEMENTS[parse_ravdess_name(c.path.stem).statement], c.samples)  # type: ignore[union-attr]
