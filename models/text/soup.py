@@ -6,9 +6,9 @@ Runs fine-tuned from the same pretrained encoder stay in one basin of the loss, 
 average of their weights is itself a good model, often better than any one of them, at
 the size and speed of one (Wortsman et al., 2022, "Model soups"). Greedy: rank the runs
 by their dev score, start from the best, and keep each further run only if adding it to
-the average raises the dev score. The score is the one export.py selects by: the best
-accuracy + macro-F1 over the prior-correction scan, on the dev single-label subset.
-Writes a checkpoint export.py reads, naming its ingredients.
+the average raises the dev score. The score is the one export.py selects by (see
+`operating_point`), on the dev single-label subset. Writes a checkpoint export.py reads,
+naming its ingredients.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,7 +31,16 @@ from overlay.labels import EMOTIONS
 from overlay.metrics import classification_report
 from overlay.text_dataset import LabelledTexts, load_goemotions
 
-ALPHAS = tuple(round(a, 2) for a in np.arange(0.0, 1.01, 0.1))
+ALPHAS = tuple(round(float(a), 2) for a in np.arange(0.0, 1.01, 0.1))
+# Macro-F1 kept at or above this while accuracy is maximised: the target (0.62) plus 0.02,
+# so that the rare classes (61 disgust and 72 fear rows in dev) are not traded away.
+MIN_MACRO_F1 = 0.64
+
+
+class ScanPoint(NamedTuple):
+    alpha: float
+    accuracy: float
+    macro_f1: float
 
 
 def prior_of(train: LabelledTexts) -> torch.Tensor:
@@ -39,13 +49,29 @@ def prior_of(train: LabelledTexts) -> torch.Tensor:
     return torch.tensor(0.5 * (np.log(counts) - np.log(counts).mean()), dtype=torch.float32)
 
 
-def scan(logits: torch.Tensor, labels: np.ndarray, prior: torch.Tensor) -> list[tuple[float, float, float, float]]:
-    """(accuracy + macro-F1, alpha, accuracy, macro-F1) for each prior-correction alpha."""
+def scan(logits: torch.Tensor, labels: np.ndarray, prior: torch.Tensor) -> list[ScanPoint]:
+    """Dev accuracy and macro-F1 for each prior-correction alpha."""
     out = []
     for alpha in ALPHAS:
         report = classification_report(labels, (logits + alpha * prior).argmax(1).numpy())
-        out.append((report.accuracy + report.macro_f1, alpha, report.accuracy, report.macro_f1))
+        out.append(ScanPoint(alpha, report.accuracy, report.macro_f1))
     return out
+
+
+def operating_point(scanned: list[ScanPoint]) -> ScanPoint:
+    """The most accurate alpha whose macro-F1 stays >= MIN_MACRO_F1 (else the best macro-F1).
+
+    Accuracy is the target the model was short of; macro-F1 had room to spare.
+    """
+    allowed = [point for point in scanned if point.macro_f1 >= MIN_MACRO_F1]
+    if not allowed:
+        return max(scanned, key=lambda point: point.macro_f1)
+    return max(allowed, key=lambda point: (point.accuracy, point.macro_f1))
+
+
+def score(point: ScanPoint) -> tuple[bool, float, float]:
+    """Orders operating points: meets the macro-F1 floor, then accuracy, then macro-F1."""
+    return (point.macro_f1 >= MIN_MACRO_F1, point.accuracy, point.macro_f1)
 
 
 @torch.no_grad()
@@ -60,6 +86,10 @@ def logits_of(state: dict[str, torch.Tensor], ids: list[list[int]]) -> torch.Ten
         input_ids, mask = pad([ids[i] for i in rows])
         out[torch.from_numpy(rows)] = net(input_ids, mask).float()
     return out
+
+
+def describe(point: ScanPoint) -> str:
+    return f"dev accuracy {point.accuracy:.4f}, macro-F1 {point.macro_f1:.4f} at alpha {point.alpha}"
 
 
 def average(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -85,20 +115,20 @@ def main() -> None:
     runs = []
     for path in args.checkpoints:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        score = max(scan(logits_of(checkpoint["state_dict"], ids), dev.labels, prior))
-        print(f"{path}: dev accuracy + macro-F1 {score[0]:.4f} (alpha {score[1]})", flush=True)
-        runs.append((score[0], str(path), checkpoint))
-    runs.sort(key=lambda run: run[0], reverse=True)
+        point = operating_point(scan(logits_of(checkpoint["state_dict"], ids), dev.labels, prior))
+        print(f"{path}: {describe(point)}", flush=True)
+        runs.append((point, str(path), checkpoint))
+    runs.sort(key=lambda run: score(run[0]), reverse=True)
 
-    best_score, first_path, first = runs[0]
+    best, first_path, first = runs[0]
     kept = [(first_path, first)]
     for _, path, checkpoint in runs[1:]:
         trial_states = [c["state_dict"] for _, c in [*kept, (path, checkpoint)]]
-        trial = max(scan(logits_of(average(trial_states), ids), dev.labels, prior))
-        verdict = "kept" if trial[0] > best_score else "left out"
-        print(f"+ {path}: {trial[0]:.4f} (accuracy {trial[2]:.4f}, macro-F1 {trial[3]:.4f}) - {verdict}", flush=True)
-        if trial[0] > best_score:
-            best_score = trial[0]
+        trial = operating_point(scan(logits_of(average(trial_states), ids), dev.labels, prior))
+        better = score(trial) > score(best)
+        print(f"+ {path}: {describe(trial)} - {'kept' if better else 'left out'}", flush=True)
+        if better:
+            best = trial
             kept.append((path, checkpoint))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +142,7 @@ def main() -> None:
         },
         args.out,
     )
-    summary = {"dev_accuracy_plus_macro_f1": best_score, "ingredients": [i["checkpoint"] for i in ingredients]}
+    summary = {"dev_float": best._asdict(), "ingredients": [i["checkpoint"] for i in ingredients]}
     print(json.dumps(summary), flush=True)
 
 
