@@ -96,7 +96,7 @@ MANIFEST: Final[tuple[ModelSpec, ...]] = (
         size_bytes=None,
         # Upstream publishes no sha256 of this zip. Nix users pin the unpacked folder:
         # `fetchzip { url = <this url>; sha256 = "1dl9sf36..."; }` (stripRoot, the default),
-        # the same value in several independent Nix expressions. Checked after unpacking.
+        # the same value in the Nix files of two unrelated projects. Checked after unpacking.
         sha256=None,
         unpacked_nar_sha256=nix32_decode("1dl9sf36mn8l3bcxni4qwrv52hwsfmcm9j08km7iz2vhaiz5wn0r").hex(),
         licence="Apache-2.0",
