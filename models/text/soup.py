@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import TextEmotionNet, pretrained_dir
-from train import DEFAULT_DATA, MAX_TOKENS, pad
+from train import DEFAULT_DATA, MAX_TOKENS, logits
 from transformers import AutoTokenizer
 
 from overlay.labels import EMOTIONS
@@ -74,18 +74,10 @@ def score(point: ScanPoint) -> tuple[bool, float, float]:
     return (point.macro_f1 >= MIN_MACRO_F1, point.accuracy, point.macro_f1)
 
 
-@torch.no_grad()
 def logits_of(state: dict[str, torch.Tensor], ids: list[list[int]]) -> torch.Tensor:
     net = TextEmotionNet()
     net.load_state_dict(state)
-    net.eval()
-    order = np.argsort([len(x) for x in ids])
-    out = torch.zeros(len(ids), len(EMOTIONS))
-    for start in range(0, len(order), 128):
-        rows = order[start : start + 128]
-        input_ids, mask = pad([ids[i] for i in rows])
-        out[torch.from_numpy(rows)] = net(input_ids, mask).float()
-    return out
+    return logits(net, ids)
 
 
 def describe(point: ScanPoint) -> str:

@@ -68,15 +68,20 @@ def pad(ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, ids: list[list[int]], labels: np.ndarray) -> ClassificationReport:
+def logits(model: nn.Module, ids: list[list[int]]) -> torch.Tensor:
+    """The model's logits [N, 7] for token ids, in batches of similar length."""
     model.eval()
     order = np.argsort([len(x) for x in ids])
-    predicted = np.zeros(len(ids), dtype=np.int64)
+    out = torch.zeros(len(ids), len(EMOTIONS))
     for start in range(0, len(order), 128):
         rows = order[start : start + 128]
         input_ids, mask = pad([ids[i] for i in rows])
-        predicted[rows] = model(input_ids, mask).argmax(1).numpy()
-    return classification_report(labels, predicted)
+        out[torch.from_numpy(rows)] = model(input_ids, mask).float()
+    return out
+
+
+def evaluate(model: nn.Module, ids: list[list[int]], labels: np.ndarray) -> ClassificationReport:
+    return classification_report(labels, logits(model, ids).argmax(1).numpy())
 
 
 def main() -> None:
