@@ -11,7 +11,10 @@ twice an epoch and keeps the best (accuracy + macro-F1). Writes best.pt, log.jso
 summary.json to --out. With --fine-labels-weight W > 0 it trains on every row instead:
 the 7-label loss on the single-label rows, plus W x a binary cross-entropy over GoEmotions'
 own 28 labels from an auxiliary head (training only; the exported network is unchanged),
-so the multi-label rows and the finer labels teach the encoder too.
+so the multi-label rows and the finer labels teach the encoder too. With --teacher CKPT ...
+it also distils: every training row's 7-label distribution from the average of those
+fine-tuned runs (an ensemble, softened by --temperature) is a second target, weighted by
+--distill-weight (Hinton et al. 2015), so one network learns what several agree on.
 """
 
 from __future__ import annotations
@@ -84,6 +87,34 @@ def evaluate(model: nn.Module, ids: list[list[int]], labels: np.ndarray) -> Clas
     return classification_report(labels, logits(model, ids).argmax(1).numpy())
 
 
+def teacher_log_probs(checkpoints: list[Path], ids: list[list[int]], temperature: float) -> torch.Tensor:
+    """The ensemble's softened log-probabilities [N, 7]: the mean of its members' probabilities."""
+    total = torch.zeros(len(ids), len(EMOTIONS))
+    for path in checkpoints:
+        total += torch.softmax(member_logits(path, ids) / temperature, dim=1)
+    return (total / len(checkpoints)).log()
+
+
+def member_logits(checkpoint: Path, ids: list[list[int]]) -> torch.Tensor:
+    """One run's logits for the training rows, cached beside its checkpoint (minutes per run)."""
+    cache = checkpoint.with_name(f"train_logits_{len(ids)}.pt")
+    if cache.exists():
+        return torch.load(cache)
+    started = time.time()
+    member = TextEmotionNet()
+    member.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"])
+    out = logits(member, ids)
+    torch.save(out, cache)
+    print(f"teacher {checkpoint}: {time.time() - started:.0f} s", flush=True)
+    return out
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) at the temperature, times T^2 so its gradients keep their scale."""
+    student_log_probs = torch.log_softmax(student / temperature, dim=1)
+    return nn.functional.kl_div(student_log_probs, teacher, log_target=True, reduction="batchmean") * temperature**2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "goemotions")
@@ -102,6 +133,9 @@ def main() -> None:
         help="also train on every row (multi-label ones too) with an auxiliary head over GoEmotions' 28 labels "
         "(binary cross-entropy, this weight); 0: off, single-label rows only",
     )
+    parser.add_argument("--teacher", type=Path, nargs="+", default=[], help="checkpoints of runs to distil from")
+    parser.add_argument("--distill-weight", type=float, default=1.0, help="weight of the distillation loss")
+    parser.add_argument("--temperature", type=float, default=2.0, help="softens teacher and student for distillation")
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (a further, gentler cycle)")
     parser.add_argument("--limit", type=int, help="use only this many training rows (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
@@ -137,6 +171,7 @@ def main() -> None:
     if args.limit:
         train_ids, y_train, y_fine = train_ids[: args.limit], y_train[: args.limit], y_fine[: args.limit]
     lengths = np.array([len(x) for x in train_ids])
+    teacher = teacher_log_probs(args.teacher, train_ids, args.temperature) if args.teacher else None
     counts = np.bincount(y_train[y_train >= 0], minlength=len(EMOTIONS))
     print(
         f"train {len(train_ids)} rows {counts.tolist()}, mean {lengths.mean():.1f} tokens; "
@@ -191,13 +226,19 @@ def main() -> None:
                 if fine:
                     pooled = model.dropout(model.embed(input_ids, mask))
                     labels = torch.from_numpy(y_train[rows])
+                    student = model.classifier(pooled).float()
                     loss = args.fine_labels_weight * fine_criterion(
                         fine_head(pooled).float(), torch.from_numpy(y_fine[rows])
                     )
                     if bool((labels >= 0).any()):
-                        loss = loss + criterion(model.classifier(pooled).float(), labels)
+                        loss = loss + criterion(student, labels)
                 else:
-                    loss = criterion(model(input_ids, mask), torch.from_numpy(y_train[rows]))
+                    student = model(input_ids, mask).float()
+                    loss = criterion(student, torch.from_numpy(y_train[rows]))
+                if teacher is not None:
+                    loss = loss + args.distill_weight * distillation_loss(
+                        student, teacher[torch.from_numpy(rows)], args.temperature
+                    )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -223,8 +264,15 @@ def main() -> None:
                     torch.save(
                         {
                             "state_dict": model.state_dict(),
+                            "fine_head": fine_head.state_dict() if fine else None,
                             "step": step,
-                            "args": vars(args) | {"data": str(args.data), "out": str(args.out), "init": str(args.init)},
+                            "args": vars(args)
+                            | {
+                                "data": str(args.data),
+                                "out": str(args.out),
+                                "init": str(args.init),
+                                "teacher": [str(path) for path in args.teacher],
+                            },
                         },
                         args.out / "best.pt",
                     )
