@@ -50,7 +50,8 @@ def _eval(args: argparse.Namespace) -> int:
         model = VoiceEmotionModel(args.model, threads=args.threads)
         report = evaluation.evaluate_voice(args.data, model, actors=args.actors)
     else:
-        report = evaluation.evaluate_text(args.data, TextEmotionModel(args.model, threads=args.threads))
+        text_model = TextEmotionModel(args.model, threads=args.threads)
+        report = evaluation.evaluate_text(args.data, text_model, as_transcripts=args.as_transcripts)
     print(json.dumps(report.to_json()) if args.json else evaluation.format_report(report))
     return EXIT_OK
 
@@ -916,6 +917,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(text<TAB>label ids<TAB>id; ids 0-27 mapped to the 7 labels through GoEmotions' Ekman grouping).",
     )
     text.add_argument("--data", type=Path, required=True, metavar="FILE", help="GoEmotions .tsv file")
+    text.add_argument(
+        "--as-transcripts",
+        action="store_true",
+        help="first write each comment as a speech recogniser would (lower case, no punctuation or emoji)",
+    )
     _add_eval_options(text)
 
     run = commands.add_parser(

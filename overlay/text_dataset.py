@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -122,6 +123,17 @@ def load_goemotions(path: Path) -> LabelledTexts:
     if not texts:
         raise DataError(f"{path}: no labelled rows found; expected GoEmotions TSV lines (text<TAB>label ids<TAB>id)")
     return LabelledTexts(tuple(texts), np.asarray(labels, dtype=np.int64), len(rows), len(rows) - len(texts))
+
+
+def as_transcript(text: str) -> str:
+    """A comment written the way a speech recogniser writes what was said.
+
+    Recognisers give lower-case words without punctuation, emoji or markup, so "!!" and ":)"
+    are gone; GoEmotions' masks "[NAME]" and "[RELIGION]" become plain words. The text model
+    trains on some comments in this form and is measured on dev in it too.
+    """
+    words = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
+    return " ".join(word.strip("'") for word in words if word.strip("'"))
 
 
 def check_mapping_file(path: Path) -> None:

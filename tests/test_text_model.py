@@ -10,8 +10,9 @@ import pytest
 from overlay.errors import ModelError
 from overlay.labels import EMOTIONS
 from overlay.model_files import bundled_model_path, sha256_of
-from overlay.text_dataset import load_goemotions
+from overlay.text_dataset import as_transcript, load_goemotions
 from overlay.text_model import TextEmotionModel
+from tests.conftest import run_cli
 
 CLEAR_SENTENCES = {
     "I am so angry about this": "angry",
@@ -32,11 +33,20 @@ def test_bundled_model_matches_its_card_and_fits_the_budget() -> None:
     assert model.path.stat().st_size + tokenizer.stat().st_size <= 30_000_000  # the issue's budget
 
 
-def test_clearly_emotional_sentences_get_their_label() -> None:
-    probs = TextEmotionModel().predict(list(CLEAR_SENTENCES))
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    predicted = [EMOTIONS[i] for i in probs.argmax(axis=1)]
-    assert predicted == list(CLEAR_SENTENCES.values())
+def test_clearly_emotional_sentences_get_their_label_written_or_spoken() -> None:
+    model = TextEmotionModel()
+    for texts in (list(CLEAR_SENTENCES), [as_transcript(text) for text in CLEAR_SENTENCES]):
+        probs = model.predict(texts)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+        predicted = [EMOTIONS[i] for i in probs.argmax(axis=1)]
+        assert predicted == list(CLEAR_SENTENCES.values()), texts
+
+
+def test_comments_are_written_as_a_recogniser_would_write_them() -> None:
+    assert as_transcript("WOW!! [NAME] is SO funny :) \U0001f602") == "wow name is so funny"
+    assert as_transcript("I can't believe it's 'true'...") == "i can't believe it's true"
+    assert as_transcript("  Ugh.\n") == "ugh"
+    assert as_transcript("!!! :( \u2764") == ""  # nothing a recogniser would write
 
 
 def test_card_figures_hold_on_the_first_dev_rows(shared_data: Path) -> None:
@@ -48,6 +58,21 @@ def test_card_figures_hold_on_the_first_dev_rows(shared_data: Path) -> None:
     accuracy = float(np.mean(model.predict(list(dev.texts[:rows])).argmax(axis=1) == dev.labels[:rows]))
     card_accuracy = model.card.raw["metrics"]["dev_single_label"]["accuracy"]
     assert abs(accuracy - card_accuracy) <= 0.04, f"{accuracy:.3f} on {rows} dev rows; card {card_accuracy:.3f}"
+
+
+def test_eval_text_reads_comments_as_transcripts_as_the_card_says(shared_data: Path, tmp_path: Path) -> None:
+    """`eval text --as-transcripts` on the first 1,000 dev rows agrees with the card's figure."""
+    rows = (shared_data / "goemotions" / "dev.tsv").read_text(encoding="utf-8").splitlines()[:1000]
+    subset = tmp_path / "dev_head.tsv"
+    subset.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    spoken = run_cli(["eval", "text", "--data", str(subset), "--as-transcripts", "--json"])
+    written = run_cli(["eval", "text", "--data", str(subset), "--json"])
+    assert spoken.returncode == 0 and written.returncode == 0, spoken.stderr + written.stderr
+    spoken_report, written_report = json.loads(spoken.stdout), json.loads(written.stdout)
+    assert spoken_report["n"] == written_report["n"] > 800  # the single-label rows
+    assert spoken_report["confusion"] != written_report["confusion"]  # the model did read other texts
+    card = TextEmotionModel().card.raw["metrics"]["dev_single_label_as_transcripts"]["accuracy"]
+    assert abs(spoken_report["accuracy"] - card) <= 0.04, f"{spoken_report['accuracy']:.3f}; card {card:.3f}"
 
 
 def test_a_tokenizer_that_is_not_the_cards_is_refused(tmp_path: Path) -> None:

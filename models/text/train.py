@@ -14,7 +14,10 @@ own 28 labels from an auxiliary head (training only; the exported network is unc
 so the multi-label rows and the finer labels teach the encoder too. With --teacher CKPT ...
 it also distils: every training row's 7-label distribution from the average of those
 fine-tuned runs (an ensemble, softened by --temperature) is a second target, weighted by
---distill-weight (Hinton et al. 2015), so one network learns what several agree on.
+--distill-weight (Hinton et al. 2015), so one network learns what several agree on. With
+--transcript-rate P each row is read, with probability P at each step, the way a speech
+recogniser would write it (lower case, no punctuation or emoji: `as_transcript`), because
+in the app the model reads transcripts, not comments.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ from network import TextEmotionNet, pretrained_dir
 
 from overlay.labels import EMOTIONS
 from overlay.metrics import ClassificationReport, classification_report
-from overlay.text_dataset import check_mapping_file, load_goemotions, project_labels, read_goemotions_rows
+from overlay.text_dataset import (
+    as_transcript,
+    check_mapping_file,
+    load_goemotions,
+    project_labels,
+    read_goemotions_rows,
+)
 
 DEFAULT_DATA = Path(
     os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
@@ -136,6 +145,12 @@ def main() -> None:
     parser.add_argument("--teacher", type=Path, nargs="+", default=[], help="checkpoints of runs to distil from")
     parser.add_argument("--distill-weight", type=float, default=1.0, help="weight of the distillation loss")
     parser.add_argument("--temperature", type=float, default=2.0, help="softens teacher and student for distillation")
+    parser.add_argument(
+        "--transcript-rate",
+        type=float,
+        default=0.0,
+        help="probability that a row is read as a transcript (lower case, no punctuation) at a step",
+    )
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (a further, gentler cycle)")
     parser.add_argument("--limit", type=int, help="use only this many training rows (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
@@ -168,8 +183,13 @@ def main() -> None:
         train_texts, y_train = train.texts, train.labels
         y_fine = np.zeros((len(y_train), FINE_LABELS), dtype=np.float32)
     train_ids, dev_ids = encode(train_texts), encode(dev.texts)
+    # A comment that is nothing but punctuation or emoji keeps its written form.
+    transcript_ids = (
+        encode([as_transcript(text) or text for text in train_texts]) if args.transcript_rate else train_ids
+    )
     if args.limit:
         train_ids, y_train, y_fine = train_ids[: args.limit], y_train[: args.limit], y_fine[: args.limit]
+        transcript_ids = transcript_ids[: args.limit]
     lengths = np.array([len(x) for x in train_ids])
     teacher = teacher_log_probs(args.teacher, train_ids, args.temperature) if args.teacher else None
     counts = np.bincount(y_train[y_train >= 0], minlength=len(EMOTIONS))
@@ -201,6 +221,7 @@ def main() -> None:
     )
     peak = [group["lr"] for group in optimizer.param_groups]
     rng = np.random.default_rng(args.seed)
+    spoken_rng = np.random.default_rng(args.seed + 1)  # its own, so runs without it batch as before
     steps_per_epoch = math.ceil(len(train_ids) / args.batch)
     total = int(args.epochs * steps_per_epoch)
     warmup = max(1, int(0.06 * total))
@@ -221,7 +242,10 @@ def main() -> None:
             )
             for group, lr in zip(optimizer.param_groups, peak, strict=True):
                 group["lr"] = lr * scale
-            input_ids, mask = pad([train_ids[i] for i in rows])
+            spoken = spoken_rng.random(len(rows)) < args.transcript_rate
+            input_ids, mask = pad(
+                [transcript_ids[i] if say else train_ids[i] for i, say in zip(rows, spoken, strict=True)]
+            )
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 if fine:
                     pooled = model.dropout(model.embed(input_ids, mask))
