@@ -11,7 +11,7 @@ import numpy.typing as npt
 from overlay.face_dataset import load_labelled_faces
 from overlay.face_model import FaceExpressionModel
 from overlay.metrics import ClassificationReport, classification_report
-from overlay.text_dataset import as_transcript, load_goemotions
+from overlay.text_dataset import load_goemotions, transcripts_of
 from overlay.text_model import TextEmotionModel
 from overlay.voice_activity import VoiceActivityDetector
 from overlay.voice_dataset import load_labelled_speech
@@ -54,10 +54,10 @@ def evaluate_text(path: Path, model: TextEmotionModel, as_transcripts: bool = Fa
     """Score the text model on the single-label rows of a GoEmotions TSV file.
 
     With `as_transcripts` each comment is first written as a speech recogniser would write it
-    (what the model reads in the app); one that is only punctuation or emoji stays as it is.
+    (`transcripts_of`), which is what the model reads in the app.
     """
     texts = load_goemotions(path)
-    inputs = [as_transcript(text) or text for text in texts.texts] if as_transcripts else list(texts.texts)
+    inputs = transcripts_of(texts.texts) if as_transcripts else list(texts.texts)
     predicted = model.predict(inputs).argmax(axis=1)
     return classification_report(texts.labels, predicted)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -134,6 +135,11 @@ def as_transcript(text: str) -> str:
     """
     words = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
     return " ".join(word.strip("'") for word in words if word.strip("'"))
+
+
+def transcripts_of(texts: Iterable[str]) -> list[str]:
+    """`as_transcript` of each text; one that is only punctuation or emoji stays as written."""
+    return [as_transcript(text) or text for text in texts]
 
 
 def check_mapping_file(path: Path) -> None:

@@ -42,11 +42,11 @@ from network import TextEmotionNet, pretrained_dir
 from overlay.labels import EMOTIONS
 from overlay.metrics import ClassificationReport, classification_report
 from overlay.text_dataset import (
-    as_transcript,
     check_mapping_file,
     load_goemotions,
     project_labels,
     read_goemotions_rows,
+    transcripts_of,
 )
 
 DEFAULT_DATA = Path(
@@ -183,10 +183,7 @@ def main() -> None:
         train_texts, y_train = train.texts, train.labels
         y_fine = np.zeros((len(y_train), FINE_LABELS), dtype=np.float32)
     train_ids, dev_ids = encode(train_texts), encode(dev.texts)
-    # A comment that is nothing but punctuation or emoji keeps its written form.
-    transcript_ids = (
-        encode([as_transcript(text) or text for text in train_texts]) if args.transcript_rate else train_ids
-    )
+    transcript_ids = encode(transcripts_of(train_texts)) if args.transcript_rate else train_ids
     if args.limit:
         train_ids, y_train, y_fine = train_ids[: args.limit], y_train[: args.limit], y_fine[: args.limit]
         transcript_ids = transcript_ids[: args.limit]
