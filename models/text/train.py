@@ -220,7 +220,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     spoken_rng = np.random.default_rng(args.seed + 1)  # its own, so runs without it batch as before
     steps_per_epoch = math.ceil(len(train_ids) / args.batch)
-    total = int(args.epochs * steps_per_epoch)
+    total = max(1, int(args.epochs * steps_per_epoch))  # at least one step, so best.pt exists
     warmup = max(1, int(0.06 * total))
     eval_every = max(1, steps_per_epoch // 2)
 
