@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ class DiscardingBackend:
         return None
 
 
-def _figures(frames: int, seconds: float, latencies: list[float], analyses: int, cpu: float) -> dict[str, Any]:
+def _figures(frames: int, seconds: float, latencies: Sequence[float], analyses: int, cpu: float) -> dict[str, Any]:
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies else (0.0, 0.0, 0.0)
     return {
         "output_fps": frames / seconds,

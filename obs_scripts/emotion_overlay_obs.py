@@ -171,6 +171,7 @@ class Controller:
 
 def run_command(command: list[str], env: dict[str, str], timeout: float = COMMAND_TIMEOUT_S) -> tuple[int, str]:
     """Exit status and the last line it printed; a missing program or a hang become readable messages."""
+    env = env | {"ORT_DISABLE_TELEMETRY": "1"}  # the app sets it too; said here for any other program
     try:
         done = subprocess.run(
             command,

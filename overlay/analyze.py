@@ -116,7 +116,7 @@ def _analyze_or_error(path: Path, settings: AnalyzeSettings, progress: Progress 
 def analyze_file(path: Path, settings: AnalyzeSettings, progress: Progress | None = None) -> AnalysisOutcome:
     """Analyse one recording into a new timeline (and, if asked, an annotated MP4)."""
     from overlay.session_metadata import session_metadata
-    from overlay.sessions import new_session_path
+    from overlay.sessions import start_new_session
 
     report: Progress = progress or (lambda _path, _done: None)
     video = _open_video(path)
@@ -131,9 +131,9 @@ def analyze_file(path: Path, settings: AnalyzeSettings, progress: Progress | Non
             raise
         raise DataError(f"{path}: not a video or audio file that can be read; give MP4, MOV or WAV files") from None
     # A fresh, dated file name: an earlier analysis of the same file is never overwritten.
-    timeline_path = new_session_path(path.stem, folder=settings.timeline_folder)
     metadata = session_metadata("recording", str(path.resolve()), "the file's sound" if audio else None, settings)
-    writer = TimelineWriter(timeline_path, metadata, origin=0.0)
+    writer: TimelineWriter = start_new_session(path.stem, metadata, folder=settings.timeline_folder)
+    timeline_path = writer.path
     recorder = SessionRecorder(writer, settings.thumbnails)
     annotated: Path | None = None
     duration: float | None = None
@@ -286,24 +286,42 @@ def _voice_at(timed: Timed, known: int, t: float) -> VoiceEstimate | None:
 def _open_annotated_sink(path: Path, video: VideoFileSource, settings: AnalyzeSettings) -> tuple[Any, Path | None]:
     if settings.video_out is None:
         return None, None
+    import tempfile
+
     from overlay.sinks.video_file import VideoFileSink
 
     settings.video_out.mkdir(parents=True, exist_ok=True)
-    video_only = settings.video_out / f".{path.stem}.video-only.mp4"
-    return VideoFileSink(video_only, video.width, video.height, video.fps), video_only
+    # A name of its own for each file being analysed (two inputs may share a stem, and
+    # --jobs runs them at once): created here, so no other analysis can pick it.
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".video-only.mp4", dir=settings.video_out)
+    os.close(descriptor)
+    return VideoFileSink(Path(name), video.width, video.height, video.fps), Path(name)
+
+
+def _reserve_output(folder: Path, stem: str) -> Path:
+    """A new `STEM.annotated[-N].mp4` in folder, created empty so that no parallel analysis takes it too."""
+    counter = 1
+    while True:
+        target = folder / (f"{stem}.annotated.mp4" if counter == 1 else f"{stem}.annotated-{counter}.mp4")
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return target
+        except FileExistsError:  # never overwrite an earlier result
+            counter += 1
 
 
 def _with_original_sound(video_only: Path, original: Path, settings: AnalyzeSettings) -> Path:
     from overlay.media_mux import add_sound
 
     assert settings.video_out is not None
-    target = settings.video_out / f"{original.stem}.annotated.mp4"
-    counter = 2
-    while target.exists():  # never overwrite an earlier result
-        target = settings.video_out / f"{original.stem}.annotated-{counter}.mp4"
-        counter += 1
-    add_sound(video_only, original, target)
-    video_only.unlink(missing_ok=True)
+    target = _reserve_output(settings.video_out, original.stem)
+    try:
+        add_sound(video_only, original, target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    finally:
+        video_only.unlink(missing_ok=True)
     return target
 
 

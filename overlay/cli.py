@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -45,7 +46,8 @@ def _eval(args: argparse.Namespace) -> int:
     from overlay.voice_model import VoiceEmotionModel
 
     if args.modality == "face":
-        report = evaluation.evaluate_face(args.data, FaceExpressionModel(args.model, threads=args.threads))
+        face_model = FaceExpressionModel(args.model, threads=args.threads)
+        report = evaluation.evaluate_face(args.data, face_model, ferplus_votes=args.ferplus)
     elif args.modality == "voice":
         model = VoiceEmotionModel(args.model, threads=args.threads)
         report = evaluation.evaluate_voice(args.data, model, actors=args.actors)
@@ -54,6 +56,33 @@ def _eval(args: argparse.Namespace) -> int:
         report = evaluation.evaluate_text(args.data, text_model, as_transcripts=args.as_transcripts)
     print(json.dumps(report.to_json()) if args.json else evaluation.format_report(report))
     return EXIT_OK
+
+
+MAX_FRAME_SIDE = 7680  # 8K UHD: no camera or virtual camera goes beyond it
+
+
+def _frame_side(text: str) -> int:
+    value = _positive_int(text)
+    if not 16 <= value <= MAX_FRAME_SIDE:
+        raise argparse.ArgumentTypeError(f"must be 16 to {MAX_FRAME_SIDE} pixels (8K), got {value}")
+    return value
+
+
+def _seconds_or_zero(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds_or_zero(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
 
 
 def _actor_set(text: str) -> frozenset[int]:
@@ -71,7 +100,25 @@ def _actor_set(text: str) -> frozenset[int]:
 def _load_config(args: argparse.Namespace) -> Config:
     from overlay.config import load_config
 
+    if args.config is not None and not args.config.is_file():
+        raise OverlayError(f"{args.config}: no such config file; check the path given to --config")
     return load_config(args.config)
+
+
+def _check_output_file(config: Config, force: bool) -> None:
+    """`--sink file` never overwrites its own input, nor an existing file unless --force."""
+    if "file" not in config.output.sinks:
+        return
+    out = Path(config.output.file)
+    if out.is_dir():
+        raise OverlayError(f"{out}: is a folder; pass --out with a file name ending in .mp4")
+    if not out.exists():
+        return
+    camera = Path(config.camera.device)
+    if camera.exists() and os.path.samefile(out, camera):
+        raise OverlayError(f"{out}: is the input video itself; pass another --out so the input is not overwritten")
+    if not force:
+        raise OverlayError(f"{out}: already exists; pass --force to replace it or another --out")
 
 
 def _open_source(camera: str, loop: bool, config: Config, on_event: Callable[[str, str], None]) -> FrameSource:
@@ -212,6 +259,7 @@ def _run(args: argparse.Namespace) -> int:
     lock = InstanceLock()
     lock.acquire()  # one overlay at a time: a second `run` or `start` says which one is running
     try:
+        _check_output_file(config, args.force)
         return _run_locked(args, config)
     finally:
         lock.release()
@@ -270,7 +318,15 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
             state_sink.close()
         raise
     overlay_settings = OverlaySettings(**dataclasses.asdict(config.overlay), mirror=config.camera.mirror)
-    timeline = _open_timeline(config, audio is not None) if config.timeline.record else None
+    from overlay.timeline import DiskFullError
+
+    timeline, not_recorded = None, ""
+    if config.timeline.record:
+        try:
+            timeline = _open_timeline(config, audio is not None)
+        except DiskFullError as err:  # the video still goes on; the last line and exit status say so
+            not_recorded = str(err)
+            print(f"emotion-overlay: warning: {err}; no session is recorded, the video goes on", file=sys.stderr)
     pipeline = LivePipeline(
         source,
         make_stage,
@@ -301,7 +357,8 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
             if pipeline.recognizer_name:
                 timeline.set_meta("recognizer", pipeline.recognizer_name)
             timeline.close(duration_s=pipeline.stats.seconds)
-            print(f"emotion-overlay: session recorded in {timeline.path}", file=sys.stderr)
+            if not timeline.rows_lost:
+                print(f"emotion-overlay: session recorded in {timeline.path}", file=sys.stderr)
     voice = (
         f", {stats.voice_estimates} voice windows, {stats.utterances} utterances"
         if audio is not None
@@ -312,6 +369,16 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
         f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s{voice})",
         file=sys.stderr,
     )
+    if not_recorded:
+        print(f"emotion-overlay: error: no session was recorded: {not_recorded}", file=sys.stderr)
+        return EXIT_FAILURE
+    if timeline is not None and timeline.rows_lost:
+        print(
+            f"emotion-overlay: error: the session in {timeline.path} is incomplete: {timeline.rows_lost} rows "
+            f"could not be written ({timeline.failure})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -534,12 +601,12 @@ def _fusion_settings(config: Config) -> FusionSettings:
 def _open_timeline(config: Config, with_audio: bool) -> TimelineWriter:
     """A new session file for a live run, in the sessions folder."""
     from overlay.session_metadata import session_metadata
-    from overlay.sessions import new_session_path
-    from overlay.timeline import TimelineWriter
+    from overlay.sessions import start_new_session
 
     microphone = config.audio.microphone if with_audio else None
     metadata = session_metadata("live", config.camera.device, microphone, config)
-    return TimelineWriter(new_session_path("live"), metadata)
+    writer: TimelineWriter = start_new_session("live", metadata)
+    return writer
 
 
 def _run_config(args: argparse.Namespace, config: Config) -> Config:
@@ -615,7 +682,10 @@ def _config_command(args: argparse.Namespace) -> int:
         print(to_toml(load_config(path)), end="")
     elif args.action == "reset":
         if path.exists():
+            from overlay.private_files import make_private
+
             path.replace(path.with_suffix(".toml.bak"))
+            make_private(path.with_suffix(".toml.bak"))  # it may hold the OBS password too
             print(f"emotion-overlay: old settings kept in {path.with_suffix('.toml.bak')}", file=sys.stderr)
         _write_config(path, to_toml(Config()))
         print(path)
@@ -636,8 +706,11 @@ def _config_command(args: argparse.Namespace) -> int:
 
 
 def _write_config(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    """The config is owner-only (it may hold the OBS password), in an owner-only folder."""
+    from overlay.private_files import private_dir, write_private_text
+
+    private_dir(path.parent)
+    write_private_text(path, text)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -737,11 +810,39 @@ def _review(args: argparse.Namespace) -> int:
         url = server.url(session_id)
         print(url, flush=True)
         print(f"emotion-overlay: reviewing the sessions in {folder}; Ctrl-C stops", file=sys.stderr, flush=True)
-        if not args.no_browser and not webbrowser.open(url):
-            print("emotion-overlay: no web browser found; open the address above", file=sys.stderr)
-        while not stop.wait(0.5):
-            pass
+        launcher = None
+        if not args.no_browser:
+            # The browser gets a one-time file, not the token: a command line is readable by
+            # every local user (ps), the owner-only file is not. Removed once served or at exit.
+            launcher = _write_browser_launcher(url)
+            if not webbrowser.open(launcher.as_uri()):
+                print("emotion-overlay: no web browser found; open the address above", file=sys.stderr)
+        try:
+            while not stop.wait(0.5):
+                if launcher is not None and server.served_pages and launcher.exists():
+                    launcher.unlink(missing_ok=True)
+        finally:
+            if launcher is not None:
+                launcher.unlink(missing_ok=True)
     return EXIT_OK
+
+
+def _write_browser_launcher(url: str) -> Path:
+    """An owner-only HTML file in the state folder that sends the browser on to `url`."""
+    import html
+    import secrets
+
+    from overlay.control import runtime_dir
+    from overlay.private_files import write_private_text
+
+    path = runtime_dir() / f"review-{secrets.token_hex(8)}.html"
+    target = html.escape(url, quote=True)
+    write_private_text(
+        path,
+        f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={target}">'
+        f'<title>emotion-overlay review</title><a href="{target}">Open the review page</a>\n',
+    )
+    return path
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -751,11 +852,15 @@ def _export(args: argparse.Namespace) -> int:
 
     path = resolve_session(args.session)
     name = f"{path.stem}.{args.format}"
+    session = read_session(path)
+    text = export_text(session, args.format, thumbnails=not args.no_thumbnails)
+    if args.out is not None and str(args.out) == "-":  # the usual "standard output"
+        sys.stdout.write(text)
+        return EXIT_OK
     out = args.out or Path(name)
     if out.is_dir():
         out = out / name
-    session = read_session(path)
-    write_export(out, export_text(session, args.format, thumbnails=not args.no_thumbnails), force=args.force)
+    write_export(out, text, force=args.force)
     print(out)
     return EXIT_OK
 
@@ -844,17 +949,20 @@ def _add_run_options(run: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         help="where the overlay goes (repeatable; default vcam); obs: as sources in an OBS scene",
     )
     run.add_argument("--out", type=Path, help="MP4 path for --sink file (default emotion-overlay.mp4)")
-    run.add_argument("--width", type=_positive_int, help="camera and virtual camera width (default 1280)")
-    run.add_argument("--height", type=_positive_int, help="camera and virtual camera height (default 720)")
+    run.add_argument("--force", action="store_true", help="replace an existing --out file (never the input)")
+    run.add_argument("--width", type=_frame_side, help="camera and virtual camera width (default 1280)")
+    run.add_argument("--height", type=_frame_side, help="camera and virtual camera height (default 720)")
     run.add_argument("--fps", type=_positive_int, help="camera rate asked for (default 30)")
     run.add_argument("--mirror", action=argparse.BooleanOptionalAction, help="selfie view")
-    run.add_argument("--smoothing", type=float, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)")
+    run.add_argument(
+        "--smoothing", type=_seconds_or_zero, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)"
+    )
     run.add_argument(
         "--landmarks",
         type=Path,
         help="dlib 68-point landmark file (default /usr/share/dlib/shape_predictor_68_face_landmarks.dat)",
     )
-    run.add_argument("--seconds", type=float, help="stop after this many seconds")
+    run.add_argument("--seconds", type=_positive_seconds, help="stop after this many seconds")
     obs = run.add_argument_group("OBS (--sink obs, --camera obs:SOURCE; password: OBS_WEBSOCKET_PASSWORD or config)")
     obs.add_argument("--obs-host", metavar="HOST", help="where OBS runs (default 127.0.0.1)")
     obs.add_argument("--obs-port", type=_port, metavar="PORT", help="OBS's WebSocket server port (default 4455)")
@@ -899,6 +1007,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Folder names: angry, disgust, fear, happy, sad, surprise, neutral, or common synonyms.",
     )
     face.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <label>/ sub-folders")
+    face.add_argument(
+        "--ferplus",
+        type=Path,
+        metavar="CSV",
+        help="score against the FER+ majority labels in this ferplus_votes.csv instead of the folder names",
+    )
     _add_eval_options(face)
     voice = modalities.add_parser(
         "voice",
@@ -1025,7 +1139,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("session", metavar="SESSION", help="session id, file, or `latest`")
     export.add_argument("--format", required=True, choices=("csv", "json", "html"))
-    export.add_argument("--out", type=Path, help="file or folder to write (default: ./<session id>.<format>)")
+    export.add_argument(
+        "--out", type=Path, help="file or folder to write, - for standard output (default: ./<session id>.<format>)"
+    )
     export.add_argument("--force", action="store_true", help="replace an existing file")
     export.add_argument("--no-thumbnails", action="store_true", help="leave the face thumbnails out of an HTML report")
     export.set_defaults(handler=_export)

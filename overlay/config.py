@@ -43,12 +43,16 @@ def _at_least(minimum: float) -> dict[str, Any]:
     return {"min": minimum}
 
 
+def _between(minimum: float, maximum: float) -> dict[str, Any]:
+    return {"min": minimum, "max": maximum}
+
+
 @dataclass(frozen=True)
 class CameraConfig:
     device: str = field(default="0", metadata={"help": "camera index, name (part of it) or a video file"})
-    width: int = field(default=1280, metadata=_at_least(16))
-    height: int = field(default=720, metadata=_at_least(16))
-    fps: int = field(default=30, metadata=_at_least(1))
+    width: int = field(default=1280, metadata=_between(16, 7680))  # 8K: no camera goes beyond
+    height: int = field(default=720, metadata=_between(16, 7680))
+    fps: int = field(default=30, metadata=_between(1, 240))
     mirror: bool = False
 
 
@@ -106,7 +110,7 @@ class ObsConfig:
     """OBS Studio 28+ through its built-in WebSocket server (OBS: Tools > WebSocket Server Settings)."""
 
     host: str = "127.0.0.1"
-    port: int = field(default=4455, metadata=_at_least(1))
+    port: int = field(default=4455, metadata=_between(1, 65535))
     password: str = field(
         default="", metadata={"secret": True, "help": "the server password; OBS_WEBSOCKET_PASSWORD overrides it"}
     )
@@ -183,6 +187,7 @@ def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str
     default = spec.default
     choices = spec.metadata.get("choices")
     minimum = spec.metadata.get("min")
+    maximum = spec.metadata.get("max")
 
     def refuse(expected: str) -> ConfigError:
         return ConfigError(f"{source}: {key} must be {expected}, not {value!r}")
@@ -210,7 +215,9 @@ def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str
             raise refuse(f"a list of {', '.join(choices or ())}")
         return tuple(dict.fromkeys(items))
     if minimum is not None and value < minimum:
-        raise refuse(f">= {minimum:g}")
+        raise refuse(f">= {minimum:g}" if maximum is None else f"{minimum:g} to {maximum:g}")
+    if maximum is not None and value > maximum:
+        raise refuse(f"{minimum:g} to {maximum:g}" if minimum is not None else f"<= {maximum:g}")
     return value
 
 

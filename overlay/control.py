@@ -32,6 +32,8 @@ from typing import IO, Any, Final
 import platformdirs
 
 from overlay.errors import OverlayError
+from overlay.file_lock import try_lock
+from overlay.private_files import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -52,26 +54,10 @@ class NotRunningError(OverlayError):
 def runtime_dir() -> Path:
     override = os.environ.get(RUNTIME_ENV)
     folder = Path(override) if override else Path(platformdirs.user_state_dir("emotion-overlay", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
+    return private_dir(folder)
 
 
 # ---------------------------------------------------------------- the lock
-
-
-def _try_lock(handle: IO[str]) -> bool:
-    try:
-        if sys.platform == "win32":  # pragma: no cover - not testable here
-            import msvcrt
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
 
 
 class InstanceLock:
@@ -83,7 +69,7 @@ class InstanceLock:
 
     def acquire(self) -> None:
         handle = open(self.folder / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
-        if not _try_lock(handle):
+        if not try_lock(handle):
             handle.close()
             state = read_state(self.folder)
             pid = state.get("pid", "?") if state else "?"
@@ -103,7 +89,7 @@ def is_running(folder: Path | None = None) -> bool:
     """Whether some process holds the lock (without taking it for more than a moment)."""
     folder = folder or runtime_dir()
     with open(folder / LOCK_NAME, "a+", encoding="utf-8") as handle:
-        return not _try_lock(handle)  # closing the handle drops the lock if we got it
+        return not try_lock(handle)  # closing the handle drops the lock if we got it
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import shlex
 import shutil
 import socket
 import sys
@@ -61,6 +62,7 @@ def run_checks() -> list[Check]:
         _virtual_camera,
         _obs,
         _data_folder,
+        _private_files,
     ):
         try:
             checks.append(check())
@@ -235,3 +237,22 @@ def _data_folder() -> Check:
     if free < MIN_FREE_BYTES:
         return Check("data folder", WARN, detail + ": under 1 GB free", "free some disk space")
     return Check("data folder", OK, detail)
+
+
+def _private_files() -> Check:
+    """Files with the user's data or secrets (the config may hold the OBS password) are owner-only."""
+    from overlay.config import config_path
+    from overlay.control import runtime_dir
+    from overlay.private_files import loose
+    from overlay.sessions import list_session_files, sessions_dir
+
+    config = config_path()
+    candidates = [config, config.with_suffix(".toml.bak"), runtime_dir(), sessions_dir()]
+    candidates += list_session_files()
+    readable = [path for path in candidates if path.exists() and loose(path)]
+    if readable:
+        more = f" and {len(readable) - 3} more" if len(readable) > 3 else ""
+        shown = ", ".join(str(p) for p in readable[:3]) + more
+        fix = "chmod go-rwx " + " ".join(shlex.quote(str(p)) for p in readable)
+        return Check("private files", WARN, f"readable by other users: {shown}", fix)
+    return Check("private files", OK, "config, sessions and state are owner-only")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from overlay.face_dataset import load_labelled_faces
+from overlay.errors import DataError
+from overlay.face_dataset import load_ferplus_votes, load_labelled_faces
 from overlay.face_model import FaceExpressionModel
 from overlay.metrics import ClassificationReport, classification_report
 from overlay.text_dataset import load_goemotions, transcripts_of
@@ -19,11 +20,50 @@ from overlay.voice_model import VoiceEmotionModel
 from overlay.voice_windows import clip_probabilities, speech_windows
 
 
-def evaluate_face(data_dir: Path, model: FaceExpressionModel) -> ClassificationReport:
-    """Score the face model on DIR/<label>/*.jpg|png."""
+def evaluate_face(
+    data_dir: Path, model: FaceExpressionModel, ferplus_votes: Path | None = None
+) -> ClassificationReport:
+    """Score the face model on DIR/<label>/*.jpg|png.
+
+    With `ferplus_votes` (FER2013's ferplus_votes.csv) the reference is each image's FER+
+    majority label instead of its folder, and images without one (a tie, contempt, unknown,
+    not a face, no FER+ row) are left out, as FER+ is usually scored.
+    """
     faces = load_labelled_faces(data_dir)
     predicted = model.predict(faces.inputs).argmax(axis=1)
-    return classification_report(faces.labels, predicted)
+    if ferplus_votes is None:
+        return classification_report(faces.labels, predicted)
+    majority = load_ferplus_votes(ferplus_votes, faces.paths).majority
+    scored = majority >= 0
+    if not scored.any():
+        raise DataError(f"{ferplus_votes}: no FER+ majority label for any image under {data_dir}")
+    return classification_report(majority[scored], predicted[scored])
+
+
+def score_face_framings(
+    images: Sequence[npt.NDArray[np.uint8]],
+    labels: npt.NDArray[np.int64],
+    predict: Callable[[list[npt.NDArray[np.uint8]]], npt.NDArray[np.float32]],
+    live_path: bool = True,
+) -> dict[str, ClassificationReport]:
+    """Scores of a face model (`predict`: raw crops -> probabilities) on each framing of
+    overlay.face_framing, and on the faces re-cut by the live path (`live_path_recut`;
+    faces the live path does not find are left out: their count is its report's n).
+    Labels of -1 are left out everywhere."""
+    from overlay.face_framing import FRAMINGS, LivePathCropper
+
+    scored = [i for i in range(len(images)) if labels[i] >= 0]
+    reports = {}
+    for name, frame in FRAMINGS.items():
+        predicted = predict([frame(images[i]) for i in scored]).argmax(axis=1)
+        reports[name] = classification_report(labels[scored], predicted)
+    if live_path:
+        cropper = LivePathCropper()
+        recut = [(i, cropper(images[i])) for i in scored]
+        found = [(i, crop) for i, crop in recut if crop is not None]
+        predicted = predict([crop for _, crop in found]).argmax(axis=1)
+        reports["live_path_recut"] = classification_report(labels[[i for i, _ in found]], predicted)
+    return reports
 
 
 def evaluate_voice(

@@ -1,10 +1,12 @@
-"""Reading labelled face crops from a folder laid out as DIR/<label>/<image>.
+"""Reading labelled face crops from a folder laid out as DIR/<label>/<image>, and FER+ votes.
 
-Used by `eval face` and by the training recipe in models/face/, so both see the same pixels.
+Used by `eval face`, bench/face_models.py and the training recipe in models/face/, so all
+see the same pixels and the same labels.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,3 +78,61 @@ def load_labelled_faces(root: Path) -> LabelledFaces:
         paths=tuple(paths),
         skipped_folders=tuple(skipped),
     )
+
+
+# FER+ vote columns (ferplus_votes.csv) in the file's order; the first seven are emotions.
+FERPLUS_COLUMNS: tuple[str, ...] = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF",
+)  # fmt: skip
+# Where each FER+ emotion column goes in the project's label order.
+_FERPLUS_TO_EMOTION: dict[str, int] = {
+    name: EMOTIONS.index(label)
+    for name in FERPLUS_COLUMNS[:7]
+    if (label := canonical_label(name)) is not None
+}
+
+
+@dataclass(frozen=True)
+class FerPlusVotes:
+    """Per image (in the order of the paths asked for): 10 annotators' votes in the project's
+    7 labels ([N, 7]; contempt, unknown and not-a-face dropped), the FER+ majority label or
+    -1 where it is not one of the 7 (a tie for the top, contempt, unknown, not a face, or no
+    FER+ row for the file)."""
+
+    votes: npt.NDArray[np.float32]
+    majority: npt.NDArray[np.int64]
+
+
+def _majority_label(counts: list[int]) -> int:
+    """The FER+ majority over all 10 columns, as a project label index, or -1."""
+    top = max(counts)
+    if top == 0 or counts.count(top) > 1:
+        return -1
+    return _FERPLUS_TO_EMOTION.get(FERPLUS_COLUMNS[counts.index(top)], -1)
+
+
+def load_ferplus_votes(csv_path: Path, paths: tuple[Path, ...]) -> FerPlusVotes:
+    """FER+ votes for face files laid out as in FER2013 (`<split>/<label>/<file>`).
+
+    Rows are matched on the last three path parts (split/label/file), so a copy of the
+    FER2013 folders anywhere on disk is found in the CSV.
+    """
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as handle:
+            rows = {f"{row['split']}/{row['file']}": row for row in csv.DictReader(handle)}
+    except (OSError, KeyError, csv.Error) as err:
+        raise DataError(f"{csv_path}: not a readable FER+ votes file ({err}); pass fer2013/ferplus_votes.csv") from err
+    votes = np.zeros((len(paths), len(EMOTIONS)), dtype=np.float32)
+    majority = np.full(len(paths), -1, dtype=np.int64)
+    for i, path in enumerate(paths):
+        row = rows.get("/".join(path.parts[-3:]))
+        if row is None:
+            continue
+        try:
+            counts = [int(row[name]) for name in FERPLUS_COLUMNS]
+        except (KeyError, ValueError) as err:
+            raise DataError(f"{csv_path}: bad vote counts for {path.name} ({err})") from err
+        for name, count in zip(FERPLUS_COLUMNS[:7], counts[:7], strict=True):
+            votes[i, _FERPLUS_TO_EMOTION[name]] = count
+        majority[i] = _majority_label(counts)
+    return FerPlusVotes(votes=votes, majority=majority)

@@ -1,7 +1,9 @@
 """Late fusion of the face, voice and text estimates into one live reading.
 
 Each modality's latest estimate counts with a weight = reliability x confidence x freshness:
-- reliability: its measured validation macro-F1 (model cards): face 0.52, voice 0.66, text 0.65;
+- reliability: its model's measured validation macro-F1, read from the bundled model cards
+  (`measured_reliability`: face on FER2013 val with FER+ labels, voice on RAVDESS actors
+  17-20, text on GoEmotions dev), so a retrained model brings its own figure;
 - confidence: 1 - normalised entropy of its probabilities (a flat guess says little);
 - freshness: 1 when new, falling linearly to 0 at its `fresh_s` (face 0.5 s: expressions
   change within a second; voice 2.5 s: a 2 s window every 0.5 s; text 6 s: an utterance
@@ -20,13 +22,16 @@ the displayed label held by hysteresis (it changes only when another label leads
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from overlay.errors import ModelError
 from overlay.labels import EMOTIONS
+from overlay.model_files import REINSTALL_HINT, ModelCard, bundled_model_path
 from overlay.smoothing import ProbabilitySmoother
 
 # (valence, arousal) per label, in EMOTIONS order.
@@ -46,9 +51,30 @@ MODALITIES: Final = ("face", "voice", "text")
 DISAGREEMENT_HOLD_S: Final = 2.0  # a disagreement counts as ended after this long without it
 
 
+# Each modality's model card and the validation figure in its "metrics" that is its reliability.
+_RELIABILITY_SOURCES: Final = {
+    "face": ("face", "face_expression.json", "val_ferplus"),
+    "voice": ("voice", "voice_emotion.json", "val"),
+    "text": ("text", "text_emotion.json", "dev_single_label"),
+}
+
+
+@functools.cache
+def measured_reliability() -> dict[str, float]:
+    """Each modality's validation macro-F1, from the bundled model cards."""
+    reliability = {}
+    for modality, (folder, card_file, split) in _RELIABILITY_SOURCES.items():
+        path = bundled_model_path(folder, card_file)
+        try:
+            reliability[modality] = float(ModelCard.load(path).raw["metrics"][split]["macro_f1"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelError(f"{path}: the card has no validation macro-F1 ({split}); {REINSTALL_HINT}") from err
+    return reliability
+
+
 @dataclass(frozen=True)
 class FusionSettings:
-    reliability: dict[str, float] = field(default_factory=lambda: {"face": 0.52, "voice": 0.66, "text": 0.65})
+    reliability: dict[str, float] = field(default_factory=lambda: dict(measured_reliability()))
     fresh_s: dict[str, float] = field(default_factory=lambda: {"face": 0.5, "voice": 2.5, "text": 6.0})
     disagreement_js: float = 0.35  # nats; identical = 0, disjoint one-hot = ln 2 = 0.69
     smoothing_half_life_s: float = 1.0  # of the fused probabilities; 0 = none

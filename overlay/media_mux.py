@@ -20,6 +20,7 @@ import av
 from av.container import InputContainer, OutputContainer
 
 from overlay.errors import OverlayError
+from overlay.private_files import create_private
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def add_sound(video_only: Path, original: Path, target: Path) -> None:
             if not source.streams.audio:
                 os.replace(video_only, target)
                 return
+            create_private(partial)  # owner-only, like every file holding the user's face
             with av.open(str(partial), "w", format="mp4") as out:
                 _mux(pictures, source, out)
         os.replace(partial, target)

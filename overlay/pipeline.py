@@ -10,13 +10,16 @@ Threads and queues (the backpressure policy of each):
 - The "face-analysis" thread takes from that slot, runs the face stage and publishes its
   result by swapping one reference. It is supervised: an unexpected error is logged with
   its traceback and recorded as an event, and the stage is rebuilt after a short pause.
-- The "voice-analysis" thread (when there is audio) reads audio blocks as they come (the
-  source queues them without loss), feeds the voice stage and publishes each estimate the
-  same way, and passes every block on to the words path. Supervised like the face thread;
-  its CPU time is counted for the bench.
-- The "speech-recognition" thread takes those blocks from an unbounded queue (speech
-  recognition must hear everything; a slow recogniser falls behind rather than skipping
-  words), updates the caption and turns each final utterance into a text estimate.
+- The "audio-tee" thread (when there is audio) reads audio blocks as they come (the source
+  queues them without loss) and puts every block into two unbounded queues, one per audio
+  stage, so neither stage can starve the other: a failing voice stage loses no words.
+- The "voice-analysis" thread feeds the voice stage from its queue and publishes each
+  estimate the same way. Supervised like the face thread; its CPU time is counted for the bench.
+- The "speech-recognition" thread takes blocks from its queue (speech recognition must
+  hear everything; a slow recogniser falls behind rather than skipping words), updates
+  the caption and turns each final utterance into a text estimate.
+- Memory stays flat for days: what is kept per run is bounded (the latest latencies and
+  events in ring buffers, counters for the rest); the timeline on disk keeps everything.
 - A sink that fails is logged, recorded and dropped; the others go on.
 - Fusion: each analysis thread hands its newest estimate to LiveFusion (one dict entry
   swapped); the video thread asks it for one smoothed reading per frame (microseconds).
@@ -138,9 +141,13 @@ class PipelineEvent:
     detail: str
 
 
+LATENCIES_KEPT = 18_000  # the newest ten minutes at 30 fps: percentiles for `status` and the bench
+EVENTS_KEPT = 1_000  # the newest events in memory; all of them are in the timeline
+
+
 @dataclass
 class PipelineStats:
-    """Figures of one run, for `status`, the timeline and bench/live.py."""
+    """Figures of one run, for `status`, the timeline and bench/live.py (bounded: a run may last days)."""
 
     frames_out: int = 0
     analyses: int = 0
@@ -150,10 +157,11 @@ class PipelineStats:
     utterances: int = 0
     speech_cpu_seconds: float = 0.0
     speech_peak_rss_mb: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
     started: float = 0.0
     ended: float = 0.0
-    events: list[PipelineEvent] = field(default_factory=list)
+    events: deque[PipelineEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    events_total: int = 0
 
     @property
     def seconds(self) -> float:
@@ -189,11 +197,11 @@ class LivePipeline:
         self.audio = audio
         self._make_voice_analyser = make_voice_analyser
         self._voice: VoiceEstimate | None = None
-        self.voice_estimates: list[VoiceEstimate] = []
+        self._voice_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
         self._make_speech_analyser = make_speech_analyser
         self._speech_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
         self._partial: Partial | None = None
-        self.text_estimates: list[TextEstimate] = []
+        self.text_estimates: deque[TextEstimate] = deque(maxlen=CAPTION_LINES)  # what the captions show
         self.recognizer_name = ""
         self.fusion = LiveFusion(fusion)
         self.timeline = timeline
@@ -230,7 +238,8 @@ class LivePipeline:
     def snapshot(self) -> dict[str, object]:
         """Live figures for `emotion-overlay status` (safe to call from another thread)."""
         now = time.monotonic()
-        recent = sorted(self.stats.latencies_ms[-300:])
+        latencies = self.stats.latencies_ms
+        recent = sorted(latencies[i] for i in range(max(0, len(latencies) - 300), len(latencies)))
         latest, voice = self._latest, self._voice
         return {
             "paused": self.paused,
@@ -247,7 +256,7 @@ class LivePipeline:
             "fused": self._last_label,
             "sinks": [type(sink).__name__ for sink in [*self.sinks, *self.state_sinks]],
             "session": str(self.timeline.path) if self.timeline is not None else None,
-            "events": len(self.stats.events),
+            "events": self.stats.events_total,
             "cpu_percent": self._cpu_percent(now),
         }
 
@@ -269,8 +278,10 @@ class LivePipeline:
         # GIL every 1 ms instead of 5 lets the video thread in sooner (fewer late frames).
         sys.setswitchinterval(0.001)
         workers = [threading.Thread(target=self._analysis_loop, name="face-analysis", daemon=True)]
-        if self.audio is not None and self._make_voice_analyser is not None:
-            workers.append(threading.Thread(target=self._voice_loop, name="voice-analysis", daemon=True))
+        if self.audio is not None:
+            workers.append(threading.Thread(target=self._audio_tee, name="audio-tee", daemon=True))
+            if self._make_voice_analyser is not None:
+                workers.append(threading.Thread(target=self._voice_loop, name="voice-analysis", daemon=True))
             if self._make_speech_analyser is not None:
                 workers.append(threading.Thread(target=self._speech_loop, name="speech-recognition", daemon=True))
         self.stats.started = time.monotonic()
@@ -332,6 +343,7 @@ class LivePipeline:
         self._last_label = reading.state.label
         if reading.new_disagreement is not None:
             self.stats.events.append(PipelineEvent(now, "disagreement", reading.new_disagreement))
+            self.stats.events_total += 1
         if self._recorder is not None:
             self._recorder.fused(reading)
         return OverlayState(
@@ -377,12 +389,27 @@ class LivePipeline:
             self.stats.analyses += 1
             self._publish_face(result, frame)
 
-    def _voice_loop(self) -> None:
-        assert self.audio is not None and self._make_voice_analyser is not None
-        analyser: VoiceAnalyser | None = None
+    def _audio_tee(self) -> None:
+        """Every audio block to every audio stage, each through its own queue."""
+        assert self.audio is not None
         while not self._stop.is_set():
             block = self.audio.read(timeout=0.1)
             if block is None or self.paused:  # paused: the sound is read (so the device keeps up) and dropped
+                continue
+            if self._make_voice_analyser is not None:
+                self._voice_blocks.put(block)
+            if self._make_speech_analyser is not None:
+                self._speech_blocks.put(block)
+
+    def _voice_loop(self) -> None:
+        assert self._make_voice_analyser is not None
+        analyser: VoiceAnalyser | None = None
+        while not self._stop.is_set():
+            try:
+                block = self._voice_blocks.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if self.paused:
                 continue
             cpu_started = time.thread_time()
             try:
@@ -396,11 +423,8 @@ class LivePipeline:
                 self._stop.wait(self._restart_pause_s)
                 continue
             self.stats.voice_cpu_seconds += time.thread_time() - cpu_started
-            if self._make_speech_analyser is not None:
-                self._speech_blocks.put(block)
             for estimate in estimates:
                 self._voice = estimate
-                self.voice_estimates.append(estimate)
                 self.stats.voice_estimates += 1
                 if estimate.probabilities is not None:
                     self.fusion.observe("voice", estimate.probabilities, estimate.end)
@@ -451,7 +475,7 @@ class LivePipeline:
     def _captions(self, now: float) -> Captions | None:
         if self._make_speech_analyser is None or self.audio is None:
             return None
-        finals = tuple(t.text for t in self.text_estimates[-CAPTION_LINES:] if now - t.end < CAPTION_FRESH_S)
+        finals = tuple(t.text for t in self.text_estimates if now - t.end < CAPTION_FRESH_S)
         partial = self._partial.text if self._partial is not None else ""
         return Captions(finals, partial, self.recognizer_name)
 
@@ -465,6 +489,7 @@ class LivePipeline:
         """Note something that happened (camera lost, stage restarted...) with the time."""
         event = PipelineEvent(time.monotonic() if timestamp is None else timestamp, kind, detail)
         self.stats.events.append(event)
+        self.stats.events_total += 1
         if self.timeline is not None:
             self.timeline.add_event(event.timestamp, kind, detail)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ from overlay.timeline import TimelineError, read_session, read_thumbnail
 logger = logging.getLogger(__name__)
 
 HOST: Final = "127.0.0.1"
-_SESSION_ID: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _CONTENT_TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -102,6 +100,7 @@ class ReviewServer:
         self._httpd.review = self  # type: ignore[attr-defined]  # how the handler finds us
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.served_pages = 0  # authorised page loads: the browser has the token once this is 1
         self._listing_cache: dict[Path, tuple[tuple[int, ...], SessionListing]] = {}
         self._cache_lock = threading.Lock()
 
@@ -154,6 +153,7 @@ class ReviewServer:
         """The answer to an authorised GET of `path` (still URL-encoded)."""
         parts = [unquote(p) for p in path.split("/")[1:]]
         if parts in ([""], ["index.html"]):
+            self.served_pages += 1
             return self._page()
         if parts[0] == "assets":
             return self._asset("/".join(parts[1:]))
@@ -208,7 +208,9 @@ class ReviewServer:
         return listings
 
     def _session_path(self, session_id: str) -> Path | None:
-        if not _SESSION_ID.match(session_id):
+        # Any name a file can have (spaces, non-ASCII) is fine: only an exact match among the
+        # folder's own session files is served, so nothing outside it can be named.
+        if not session_id:
             return None
         return next((p for p in list_session_files(self.folder) if p.stem == session_id), None)
 

@@ -28,7 +28,6 @@ import csv
 import io
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +40,7 @@ import numpy.typing as npt
 from overlay import __version__
 from overlay.errors import OverlayError
 from overlay.labels import EMOTIONS
+from overlay.private_files import write_private_text
 from overlay.session_summary import summarize
 from overlay.timeline import Blink, Series, Session, read_thumbnail
 
@@ -304,12 +304,7 @@ def write_export(path: Path, text: str, force: bool = False) -> None:
     """Write an export whole (never half a file); an existing file is replaced only with force."""
     if path.exists() and not force:
         raise OverlayError(f"{path} already exists; pass --force to replace it, or --out to pick another name")
-    temporary = path.with_name(f".{path.name}.part")
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(temporary, path)
+        write_private_text(path, text)  # owner-only: an export holds the session (and face thumbnails)
     except OSError as err:
         raise OverlayError(f"{path}: cannot write the export ({err.strerror}); check the folder") from None
-    finally:
-        temporary.unlink(missing_ok=True)

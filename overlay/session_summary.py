@@ -1,7 +1,10 @@
 """A session in a few figures: what `analyze` prints, `sessions list` shows and the review page heads with.
 
-Dominant emotions are the label that was on top most often: of the fused state (its
-displayed label, after hysteresis) and of each modality's own readings. Blink rate is
+One rule gives every dominant emotion, the fused one and each modality's (`dominant_of`):
+the label with the highest mean probability over that series' rows. Its share is the
+fraction of rows on which that label was on top. The same rule for all means a session
+with one modality (a silent face clip) has the same fused and modality dominants; the
+mean, unlike a count of top labels, also weighs how sure each reading was. Blink rate is
 blinks per minute of the session; "eyes closed" spells are counted apart.
 """
 
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from overlay.labels import EMOTIONS
-from overlay.timeline import Session
+from overlay.timeline import Series, Session
 
 
 @dataclass(frozen=True)
@@ -59,16 +62,18 @@ class SessionSummary:
         }
 
 
+def dominant_of(series: Series) -> tuple[str | None, float]:
+    """The label with the highest mean probability over the rows, and the share of rows on
+    which it was on top; (None, 0.0) for an empty series."""
+    if not len(series):
+        return None, 0.0
+    top = int(series.probabilities.mean(axis=0).argmax())
+    return EMOTIONS[top], float(np.mean(series.probabilities.argmax(axis=1) == top))
+
+
 def summarize(session: Session) -> SessionSummary:
-    labels = Counter(row.label for row in session.fused_rows)
-    dominant, count = labels.most_common(1)[0] if labels else (None, 0)
-    modalities: dict[str, str | None] = {}
-    for name, series in session.estimates.items():
-        if len(series):
-            tops = np.bincount(series.probabilities.argmax(axis=1), minlength=len(EMOTIONS))
-            modalities[name] = EMOTIONS[int(tops.argmax())]
-        else:
-            modalities[name] = None
+    dominant, dominant_share = dominant_of(session.fused)
+    modalities = {name: dominant_of(series)[0] for name, series in session.estimates.items()}
     blinks = sum(1 for b in session.blinks if b.kind == "blink")
     minutes = session.duration_s / 60.0
     rows = session.fused_rows
@@ -79,7 +84,7 @@ def summarize(session: Session) -> SessionSummary:
         started=str(session.metadata.get("started", "")),
         duration_s=session.duration_s,
         dominant=dominant,
-        dominant_share=count / len(rows) if rows else 0.0,
+        dominant_share=dominant_share,
         modalities=modalities,
         mean_valence=float(np.mean([r.valence for r in rows])) if rows else None,
         mean_arousal=float(np.mean([r.arousal for r in rows])) if rows else None,

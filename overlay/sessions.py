@@ -21,7 +21,7 @@ import platformdirs
 
 from overlay.errors import OverlayError
 from overlay.session_summary import summarize
-from overlay.timeline import TimelineError, read_session
+from overlay.timeline import TimelineError, read_session, session_writer, writer_lock_path
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,19 @@ def new_session_path(label: str, folder: Path | None = None, started: float | No
     return path
 
 
+def start_new_session(label: str, metadata: dict[str, Any], folder: Path | None = None, origin: float = 0.0) -> Any:
+    """A TimelineWriter on a fresh session file: another process that took the same name in
+    the same second (parallel analyses of files with one name) makes this one take the next."""
+    from overlay.timeline import SessionExistsError, TimelineWriter
+
+    for _ in range(100):
+        try:
+            return TimelineWriter(new_session_path(label, folder), metadata, origin=origin)
+        except SessionExistsError:
+            continue
+    raise OverlayError(f"cannot find a free session name for {label!r} in {folder or sessions_dir()}")
+
+
 def list_session_files(folder: Path | None = None) -> list[Path]:
     """The session files, newest first."""
     folder = folder or sessions_dir()
@@ -97,9 +110,20 @@ def resolve_session(reference: str | None, folder: Path | None = None) -> Path:
 
 
 def delete_session(path: Path) -> None:
-    """Remove a session file with its WAL side files."""
+    """Remove a session file with its WAL side files; refused while a process records it."""
+    writer = session_writer(path)
+    if writer is not None:
+        raise OverlayError(
+            f"{path.stem} is being recorded by process {writer.get('pid', '?')} ({writer.get('command', '?')}); "
+            "stop it first (`emotion-overlay stop`, or Ctrl+C where it runs)"
+        )
     try:
-        for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        for side in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+            writer_lock_path(path),
+        ):
             side.unlink(missing_ok=True)
     except OSError as err:
         raise TimelineError(f"{path}: cannot delete it ({err.strerror})") from None

@@ -5,14 +5,22 @@ lock; in the app's process that delayed video frames (bench/live.py: added laten
 2.8 -> 18 ms with PocketSphinx in a thread). Here the recogniser and the text model run in
 a child process: the app sends it audio blocks and collects partial and final results
 without ever waiting on it. A recogniser that crashes takes only the child with it.
+
+The child never outlives the app: a thread in it waits on the parent's process sentinel
+(multiprocessing.parent_process(), portable) and ends the child within a fraction of a
+second of the parent's death, however it died (kill -9 included). The app's own exit never
+waits on the child either: the request queue's feeder thread is not joined at exit
+(`cancel_join_thread`), so a child that stopped reading cannot hold the app up.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import resource
+import threading
 import time
 from typing import Any
 
@@ -23,7 +31,7 @@ from overlay.speech_stage import SpeechEvents
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
-FINISH_TIMEOUT_S = 10.0
+FINISH_TIMEOUT_S = 5.0  # for the last words; a child that does not answer by then is ended
 
 
 class SpeechProcess:
@@ -37,6 +45,9 @@ class SpeechProcess:
             target=_serve, args=(self._requests, self._results, vosk_model), name="speech-recognition", daemon=True
         )
         self._process.start()
+        # Blocks still in the queue when the app ends are of no use to anyone: never let
+        # the interpreter's exit wait for them to reach a child that may not be reading.
+        self._requests.cancel_join_thread()
         kind, payload = self._next(START_TIMEOUT_S)
         if kind != "ready":
             self._process.join(timeout=5)
@@ -93,14 +104,36 @@ class SpeechProcess:
             else:
                 logger.warning("speech recognition did not finish cleanly: %s", payload)
                 break
-        self._process.join(timeout=5)
+        self._process.join(timeout=2)
+        self.close()
+        return SpeechEvents(partial, finals)
+
+    def close(self) -> None:
+        """End the child now, without waiting for its results (idempotent)."""
         if self._process.is_alive():
             self._process.terminate()
-        return SpeechEvents(partial, finals)
+            self._process.join(timeout=2)
+            if self._process.is_alive():  # stopped or stuck in C code: SIGTERM waits, SIGKILL does not
+                self._process.kill()
+                self._process.join(timeout=2)
+
+
+def _exit_with_parent() -> None:
+    """In the child: end this process as soon as the parent process is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's sentinel closes: it exited or was killed
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _serve(requests: Any, results: Any, vosk_model: str | None) -> None:
     """The child: build the stage, then answer requests until `finish`."""
+    _exit_with_parent()
     from overlay.speech_stage import SpeechStage, open_recognizer
 
     logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")

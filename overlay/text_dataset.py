@@ -82,7 +82,9 @@ class LabelledTexts:
 
 
 def project_labels(goemotions_ids: list[int]) -> set[int]:
-    """The project labels a row's GoEmotions ids map to."""
+    """The project labels a row's GoEmotions ids map to (IndexError for an id outside 0-27)."""
+    if any(i < 0 for i in goemotions_ids):  # Python would read -1 as the last label
+        raise IndexError(f"GoEmotions label ids are 0-{len(GOEMOTIONS_LABELS) - 1}")
     return {_PROJECT_LABEL[GOEMOTIONS_LABELS[i]] for i in goemotions_ids}
 
 

@@ -27,6 +27,7 @@ write upgrades it, reading never changes it, and a newer file is refused with a 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -43,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
+from overlay.file_lock import HolderLock, lock_holder
 from overlay.labels import EMOTIONS
 
 logger = logging.getLogger(__name__)
@@ -74,12 +76,33 @@ class TimelineError(OverlayError):
     """A session file that cannot be opened, read or written."""
 
 
+class SessionExistsError(TimelineError):
+    """A session file of that name is already there (it is never overwritten)."""
+
+
+class DiskFullError(TimelineError):
+    """The disk holding the sessions folder has no room for a new session file."""
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    return isinstance(err, sqlite3.OperationalError | OSError) and (
+        "full" in str(err).lower() or getattr(err, "errno", None) == errno.ENOSPC
+    )
+
+
+def disk_full_message(folder: Path) -> str:
+    return f"the disk holding {folder} is full; free some space there (or set EMOTION_OVERLAY_SESSIONS to another disk)"
+
+
 # ---------------------------------------------------------------- opening and schema
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
+    """A connection; `immutable` promises SQLite the file will not change (it then makes no side files)."""
+    uri = read_only or immutable
+    target = path.resolve().as_uri() + ("?immutable=1" if immutable else "?mode=ro") if uri else str(path)
     try:
-        connection = sqlite3.connect(str(path), timeout=5.0, check_same_thread=False, isolation_level=None)
+        connection = sqlite3.connect(target, timeout=5.0, check_same_thread=False, isolation_level=None, uri=uri)
         connection.execute("PRAGMA schema_version").fetchone()  # reads the header: fails on a non-SQLite file
     except sqlite3.DatabaseError as err:
         raise TimelineError(f"{path}: not a readable session file ({err}); pick another session") from None
@@ -120,19 +143,29 @@ def create_session_file(path: Path, metadata: dict[str, Any]) -> sqlite3.Connect
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise TimelineError(f"{path}: a session file is already there; it was left untouched") from None
+        raise SessionExistsError(f"{path}: a session file is already there; it was left untouched") from None
     except OSError as err:
+        if _is_disk_full(err):
+            raise DiskFullError(disk_full_message(path.parent)) from None
         raise TimelineError(f"{path}: cannot create the session file ({err.strerror}); check the folder") from None
     os.close(descriptor)
     connection = _connect(path)
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = FULL")  # one fsync a second is cheap; survives power loss too
-    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    _migrate(connection, 0)
-    connection.execute(
-        "INSERT INTO meta (key, value) VALUES ('session', ?), ('created_by', ?)",
-        (described, "emotion-overlay"),
-    )
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")  # one fsync a second is cheap; survives power loss too
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        _migrate(connection, 0)
+        connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('session', ?), ('created_by', ?)",
+            (described, "emotion-overlay"),
+        )
+    except sqlite3.Error as err:
+        connection.close()
+        for side in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            side.unlink(missing_ok=True)  # no stub of a session that never began
+        if _is_disk_full(err):
+            raise DiskFullError(disk_full_message(path.parent)) from None
+        raise TimelineError(f"{path}: cannot create the session file ({err}); check the folder") from None
     return connection
 
 
@@ -163,6 +196,16 @@ _INSERTS: Final = {
 }
 
 
+def writer_lock_path(path: Path) -> Path:
+    """The lock file a TimelineWriter holds while it records the session at `path`."""
+    return path.with_name(path.name + ".writing")
+
+
+def session_writer(path: Path) -> dict[str, Any] | None:
+    """The process recording the session at `path` ({"pid", "command"}), or None."""
+    return lock_holder(writer_lock_path(path))
+
+
 class TimelineWriter:
     """Rows in from any thread without waiting; one writer thread commits them in batches.
 
@@ -176,14 +219,27 @@ class TimelineWriter:
         self.path = path
         self.origin = origin
         self._flush_interval_s = flush_interval_s
-        self._connection = create_session_file(path, metadata)
+        self._writer_lock = HolderLock(writer_lock_path(path))  # `sessions delete` refuses while it is held
+        try:
+            self._writer_lock.acquire()
+        except OSError as err:
+            if _is_disk_full(err):
+                raise DiskFullError(disk_full_message(path.parent)) from None
+            raise TimelineError(f"{path}: cannot create the session file ({err.strerror}); check the folder") from None
+        try:
+            self._connection = create_session_file(path, metadata)
+        except BaseException:
+            self._writer_lock.release()
+            raise
         self._rows: queue.SimpleQueue[tuple[str, tuple[Any, ...]]] = queue.SimpleQueue()
         self._connection_lock = threading.Lock()  # flush() runs on the writer thread and at close()
         self._stop = threading.Event()
         self._closed = False
         self.rows_written = 0
+        self.rows_lost = 0  # rows that could not be written (a full disk): the session is incomplete
         self.commits = 0
         self.write_errors = 0
+        self.failure: str | None = None  # why rows were lost, for the run's last line
         self._thread = threading.Thread(target=self._write_loop, name="timeline-writer", daemon=True)
         self._thread.start()
 
@@ -243,10 +299,15 @@ class TimelineWriter:
                 for table, rows in batch.items():
                     self._connection.executemany(_INSERTS[table], rows)
                 self._connection.execute("COMMIT")
-        except sqlite3.Error:
-            # A full disk, say: keep the session going without its timeline rather than stop the video.
+        except sqlite3.Error as err:
+            # A full disk, say: keep the session going without these rows rather than stop the
+            # video; said once (not every second), counted, and written down when there is room.
             self.write_errors += 1
-            logger.exception("could not write %d timeline rows to %s", count, self.path)
+            self.rows_lost += count
+            if self.write_errors == 1:
+                reason = disk_full_message(self.path.parent) if _is_disk_full(err) else f"{err}"
+                logger.warning("the timeline cannot keep up: %s; the video goes on", reason)
+                self.failure = reason
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
             return 0
@@ -268,12 +329,18 @@ class TimelineWriter:
         self.set_meta("ended", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         if duration_s is not None:
             self.set_meta("duration_s", f"{duration_s:.3f}")
+        if self.rows_lost:
+            # Said in the file itself where there is room again (review shows the event).
+            self.add_event(time.monotonic(), "timeline_incomplete", f"{self.rows_lost} rows lost: {self.failure}")
+            self.set_meta("rows_lost", str(self.rows_lost))
         self.flush()
         try:
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file at rest
         except sqlite3.Error:
-            logger.warning("could not checkpoint %s; it stays readable with its -wal file", self.path)
+            log = logger.debug if self.rows_lost else logger.warning  # a full disk was already said
+            log("could not checkpoint %s; it stays readable with its -wal file", self.path)
         self._connection.close()
+        self._writer_lock.release()
 
     def __enter__(self) -> TimelineWriter:
         return self
@@ -352,27 +419,41 @@ class Session:
         return self.path.stem
 
 
-def _open_for_reading(path: Path) -> tuple[sqlite3.Connection, int]:
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, int]]:
+    """A connection for reading and the schema version; no file of the session is touched.
+
+    SQLite changes files even when only reading: it checkpoints and removes a -wal file
+    (where a killed run's last rows are), and a read-only connection still writes the -shm
+    index and may create side files. So a file at rest is opened `immutable` (no side files
+    at all), and a session with a -wal (killed, or being recorded) is read from a private
+    copy of the file and its -wal, which SQLite may change as it likes.
+    """
     if not path.is_file():
         raise TimelineError(f"{path}: no such session file; `emotion-overlay sessions list` shows the sessions")
-    connection = _connect(path)
-    try:
-        version = _check_ours(connection, path)
-    except TimelineError:
-        connection.close()
-        raise
-    return connection, version
+    wal = path.with_name(path.name + "-wal")
+    with contextlib.ExitStack() as stack:
+        target = path
+        if wal.exists() and wal.stat().st_size > 0:
+            import shutil
+            import tempfile
+
+            copy_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="emotion-overlay-read-")))
+            target = copy_dir / path.name
+            shutil.copyfile(path, target)
+            shutil.copyfile(wal, copy_dir / wal.name)
+        connection = _connect(target, read_only=True, immutable=target == path)
+        stack.callback(connection.close)
+        yield connection, _check_ours(connection, path)
 
 
 def read_session(path: Path) -> Session:
     """Read a whole session; an older schema is read as it is (never rewritten here)."""
-    connection, version = _open_for_reading(path)
-    try:
-        return _read(connection, path, version)
-    except sqlite3.DatabaseError as err:
-        raise TimelineError(f"{path}: the session file is damaged ({err}); it was left untouched") from None
-    finally:
-        connection.close()
+    with _reading(path) as (connection, version):
+        try:
+            return _read(connection, path, version)
+        except sqlite3.DatabaseError as err:
+            raise TimelineError(f"{path}: the session file is damaged ({err}); it was left untouched") from None
 
 
 def _read(connection: sqlite3.Connection, path: Path, version: int) -> Session:
@@ -437,11 +518,9 @@ def _series(rows: Sequence[Sequence[float]]) -> Series:
 
 def read_thumbnail(path: Path, t: float) -> bytes | None:
     """The JPEG thumbnail nearest to time t, if the session recorded any."""
-    connection, _ = _open_for_reading(path)
-    try:
-        row = connection.execute("SELECT jpeg FROM thumbnails ORDER BY abs(t - ?) LIMIT 1", (t,)).fetchone()
-    except sqlite3.DatabaseError as err:
-        raise TimelineError(f"{path}: the session file is damaged ({err})") from None
-    finally:
-        connection.close()
+    with _reading(path) as (connection, _):
+        try:
+            row = connection.execute("SELECT jpeg FROM thumbnails ORDER BY abs(t - ?) LIMIT 1", (t,)).fetchone()
+        except sqlite3.DatabaseError as err:
+            raise TimelineError(f"{path}: the session file is damaged ({err})") from None
     return bytes(row[0]) if row else None

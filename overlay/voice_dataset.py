@@ -62,6 +62,9 @@ class LabelledSpeech:
     skipped_files: tuple[Path, ...]
 
 
+MIN_SCORED_SECONDS = 0.5  # RAVDESS statements last 3-5 s; a file shorter than this holds no sentence
+
+
 def load_labelled_speech(root: Path, only_actors: frozenset[int] | None = None) -> LabelledSpeech:
     """Every RAVDESS-named .wav/.flac under root (only those of `only_actors` when given), decoded to 16 kHz mono.
 
@@ -85,7 +88,13 @@ def load_labelled_speech(root: Path, only_actors: frozenset[int] | None = None) 
             continue
         if only_actors is not None and name.actor not in only_actors:
             continue
-        clips.append(read_audio(path))
+        clip = read_audio(path)
+        if clip.duration_seconds < MIN_SCORED_SECONDS or not np.any(clip.samples):
+            # No speech to score: a label on it would count against the model for nothing.
+            logger.warning("skipping %s: %.2f s long or silent, nothing to score", path, clip.duration_seconds)
+            skipped.append(path)
+            continue
+        clips.append(clip)
         labels.append(EMOTIONS.index(name.label))
         actors.append(name.actor)
     if not clips:

@@ -82,3 +82,55 @@ def test_a_bad_file_gets_one_line_and_the_others_are_still_analysed(tmp_path: Pa
 def test_analyze_needs_a_file(tmp_path: Path) -> None:
     result = run_cli(["analyze"])
     assert result.returncode == 2 and "FILE" in result.stderr
+
+
+def _without_sound(source: Path, target: Path) -> Path:
+    """The clip's video stream alone, remuxed (no re-encoding)."""
+    with av.open(str(source)) as given, av.open(str(target), "w") as out:
+        stream_in = given.streams.video[0]
+        stream_out = out.add_stream_from_template(stream_in)
+        for packet in given.demux(stream_in):
+            if packet.dts is None:
+                continue
+            packet.stream = stream_out
+            out.mux(packet)
+    return target
+
+
+@pytest.mark.parametrize("name", ["3.mp4", "WDA_KatieHill_000.mp4"])
+def test_a_silent_face_clip_gives_a_fused_reading_that_agrees_with_the_face(
+    shared_data: Path, tmp_path: Path, isolated_sessions: Path, name: str
+) -> None:
+    source = shared_data / "video" / "talking" / name
+    if not source.is_file():
+        pytest.skip(f"{source} is not in this copy of the data")
+    clip = _without_sound(source, tmp_path / f"silent-{name}")
+    result = run_cli(["analyze", str(clip), "--json"])
+    assert result.returncode == 0, result.stderr
+    summary = next(iter(summaries(result.stdout).values()))
+    modalities = summary["modalities"]
+    assert isinstance(modalities, dict)
+    assert modalities["voice"] is None and modalities["text"] is None
+    assert modalities["face"] is not None
+    assert summary["dominant_emotion"] == modalities["face"]
+
+
+def test_two_inputs_with_the_same_name_each_get_their_annotated_video(
+    shared_data: Path, tmp_path: Path, isolated_sessions: Path
+) -> None:
+    """a/clip.mp4 and b/clip.mp4 analysed together (in parallel) must not share a temporary file."""
+    inputs = []
+    for folder, name in (("a", "1.mp4"), ("b", "2.mp4")):
+        (tmp_path / folder).mkdir()
+        target = tmp_path / folder / "clip.mp4"
+        target.write_bytes((shared_data / "video" / "talking" / name).read_bytes())
+        inputs.append(str(target))
+    out = tmp_path / "out"
+    result = run_cli(["analyze", *inputs, "--video", "--out", str(out), "--json", "--jobs", "2"])
+    assert result.returncode == 0, result.stderr
+    videos = sorted(out.glob("clip.annotated*.mp4"))
+    assert [v.name for v in videos] == ["clip.annotated-2.mp4", "clip.annotated.mp4"]
+    for video in videos:
+        with av.open(str(video)) as played:
+            assert played.streams.audio and sum(1 for _ in played.decode(video=0)) > 100
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left

@@ -89,7 +89,7 @@ def test_a_kill_9_leaves_no_lock_behind(shared_data: Path, tmp_path: Path, isola
     os.kill(int(state["pid"]), signal.SIGKILL)
     time.sleep(0.5)
     assert run_cli(["status"]).returncode == 1  # not running: the kernel dropped the dead process's lock
-    restarted = run_cli(["start", *flags])
+    restarted = run_cli(["start", *flags, "--force"])  # the killed run's video is replaced on purpose
     try:
         assert restarted.returncode == 0, restarted.stderr
         assert f"pid {state['pid']})" not in restarted.stdout

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from overlay.errors import ModelError
-from overlay.face_dataset import load_labelled_faces
+from overlay.face_dataset import load_ferplus_votes, load_labelled_faces, read_face_image
 from overlay.face_model import FaceExpressionModel
 from overlay.labels import EMOTIONS
 from overlay.model_files import bundled_model_path, sha256_of
@@ -59,26 +59,39 @@ def test_missing_model_or_card_says_what_is_missing(tmp_path: Path) -> None:
         FaceExpressionModel(copy)
 
 
-def _val_subset(fer_val: Path, tmp_path: Path, labels: tuple[str, ...], per_class: int) -> Path:
-    for label in labels:
-        (tmp_path / label).mkdir()
-        for path in sorted((fer_val / label).iterdir())[:per_class]:
-            shutil.copy(path, tmp_path / label / path.name)
-    return tmp_path
+def _clear_val_faces(shared_data: Path, per_class: int) -> tuple[list[Path], list[int]]:
+    """The first val faces (by file name) of each class on which at least 8 of the 10 FER+
+    annotators agree (6 for disgust, which FER+ rarely agrees on): faces a person reads at once."""
+    votes_csv = shared_data / "fer2013" / "ferplus_votes.csv"
+    paths = tuple(sorted((shared_data / "fer2013" / "val").glob("*/*.jpg")))
+    votes = load_ferplus_votes(votes_csv, paths).votes
+    chosen: list[Path] = []
+    labels: list[int] = []
+    for label, name in enumerate(EMOTIONS):
+        needed = 6 if name == "disgust" else 8
+        clear = [p for p, v in zip(paths, votes, strict=True) if v[label] >= needed][:per_class]
+        chosen += clear
+        labels += [label] * len(clear)
+    return chosen, labels
 
 
-@pytest.mark.parametrize("label", ["happy", "surprise"])
-def test_clear_expressions_on_real_val_faces_are_recognised(fer_val: Path, tmp_path: Path, label: str) -> None:
-    # The model's val recall is 0.76 for happy and 0.69 for surprise (models/face/MODEL_CARD.md).
-    faces = load_labelled_faces(_val_subset(fer_val, tmp_path, (label,), 60))
-    predicted = FaceExpressionModel().predict(faces.inputs).argmax(axis=1)
-    recall = float(np.mean(predicted == EMOTIONS.index(label)))
-    assert recall >= 0.6, f"{label}: recall {recall:.2f} on 60 val faces"
+def test_clear_real_val_faces_of_every_class_come_out_right(shared_data: Path) -> None:
+    paths, labels = _clear_val_faces(shared_data, per_class=6)
+    model = FaceExpressionModel()
+    predicted = np.array([int(model.predict_face(read_face_image(p)).argmax()) for p in paths])
+    truth = np.array(labels)
+    assert float(np.mean(predicted == truth)) >= 0.8, f"{np.sum(predicted == truth)} of {len(paths)} right"
+    for label, name in enumerate(EMOTIONS):
+        right = int(np.sum((predicted == label) & (truth == label)))
+        assert right >= 3, f"{name}: {right} of {int(np.sum(truth == label))} clear faces right"
 
 
-def test_real_val_faces_of_every_class_are_read_far_above_chance(fer_val: Path, tmp_path: Path) -> None:
-    faces = load_labelled_faces(_val_subset(fer_val, tmp_path, EMOTIONS, 30))
-    predicted = FaceExpressionModel().predict(faces.inputs).argmax(axis=1)
-    accuracy = float(np.mean(predicted == faces.labels))
-    assert accuracy >= 0.4, f"accuracy {accuracy:.2f} on {len(faces.labels)} val faces (chance: 0.14)"
-    assert len(set(predicted.tolist())) == 7  # no class is dead
+def test_real_val_faces_are_read_far_above_chance_against_ferplus(shared_data: Path) -> None:
+    val = shared_data / "fer2013" / "val"
+    faces = load_labelled_faces(val)
+    majority = load_ferplus_votes(shared_data / "fer2013" / "ferplus_votes.csv", faces.paths).majority
+    sample = np.flatnonzero(majority >= 0)[::10]  # every 10th scored face: ~340 of them
+    predicted = FaceExpressionModel().predict(faces.inputs[sample]).argmax(axis=1)
+    accuracy = float(np.mean(predicted == majority[sample]))
+    assert accuracy >= 0.75, f"accuracy {accuracy:.2f} on {len(sample)} val faces (the card says 0.8+)"
+    assert len(set(predicted.tolist())) >= 6  # no class is dead (disgust is rare in FER+)

@@ -109,3 +109,20 @@ def test_live_fusion_with_nothing_present_shows_nothing() -> None:
     assert fusion.update(0.1).state.label == "fear"
     state = fusion.update(5.0).state  # the face went stale: no reading, not the old one
     assert state.label is None and state.probabilities is None and state.weights == {}
+
+
+def test_each_modality_counts_by_its_models_measured_figure_from_the_card() -> None:
+    """Retraining a model changes its weight in fusion through its card, not through code."""
+    import json
+
+    from overlay.fusion import FusionSettings
+    from overlay.model_files import bundled_model_path
+
+    def card_f1(folder: str, name: str, split: str) -> float:
+        card = json.loads(bundled_model_path(folder, name).read_text())
+        return float(card["metrics"][split]["macro_f1"])
+
+    reliability = FusionSettings().reliability
+    assert reliability["face"] == card_f1("face", "face_expression.json", "val_ferplus")
+    assert reliability["voice"] == card_f1("voice", "voice_emotion.json", "val")
+    assert reliability["text"] == card_f1("text", "text_emotion.json", "dev_single_label")

@@ -10,9 +10,10 @@ import pytest
 
 from overlay.blinks import BlinkState
 from overlay.face_stage import FaceAnalysis
-from overlay.pipeline import LatestSlot, LivePipeline
-from overlay.records import VideoFrame
+from overlay.pipeline import CAPTION_LINES, EVENTS_KEPT, LATENCIES_KEPT, LatestSlot, LivePipeline
+from overlay.records import AudioBlock, VideoFrame, VoiceEstimate
 from overlay.sources.video_file import VideoFileSource
+from overlay.speech_stage import SpeechEvents
 from tests.test_video_file_source import make_clip
 
 NO_BLINKS = BlinkState(ear=None, baseline=None, eyes_closed=False, blink_count=0, blinks_per_minute=None)
@@ -126,3 +127,74 @@ def test_a_live_run_is_recorded_in_its_timeline(tmp_path: Path) -> None:
     assert session.fused_rows[0].weights["face"] == pytest.approx(1.0)
     assert [e.kind for e in session.events] == ["stage_restarted"]
     assert session.duration_s == pytest.approx(stats.seconds, abs=0.01)
+
+
+class QueueAudio:
+    """Audio blocks handed over as a microphone would, then nothing."""
+
+    def __init__(self, blocks: int) -> None:
+        self.overflows = 0
+        self._blocks = [
+            AudioBlock(np.zeros(1600, np.float32), timestamp=time.monotonic() + 0.1 * i) for i in range(blocks)
+        ]
+
+    def read(self, timeout: float) -> AudioBlock | None:
+        if self._blocks:
+            return self._blocks.pop(0)
+        time.sleep(timeout)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class BrokenVoice:
+    def feed(self, block: AudioBlock) -> list[VoiceEstimate]:
+        raise RuntimeError("voice model gone")
+
+
+class CountingSpeech:
+    recognizer_name = "counting"
+
+    def __init__(self) -> None:
+        self.blocks = 0
+
+    def feed(self, block: AudioBlock) -> SpeechEvents:
+        self.blocks += 1
+        return SpeechEvents(None, [])
+
+    def finish(self) -> SpeechEvents:
+        return SpeechEvents(None, [])
+
+
+def test_speech_recognition_hears_every_block_even_when_the_voice_stage_fails(tmp_path: Path) -> None:
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=75, fps=25.0, size=(160, 120)))
+    speech = CountingSpeech()
+    pipeline = LivePipeline(
+        source,
+        lambda: SlowAnalyser(0.0),
+        [ListSink()],
+        restart_pause_s=0.05,
+        audio=QueueAudio(20),
+        make_voice_analyser=BrokenVoice,
+        make_speech_analyser=lambda: speech,
+    )
+    stats = pipeline.run()
+    assert speech.blocks == 20  # lossless, whatever the voice stage does
+    assert any(e.kind == "stage_restarted" and "voice" in e.detail for e in stats.events)
+
+
+def test_what_a_run_keeps_in_memory_is_bounded(tmp_path: Path) -> None:
+    """A service runs for days: per-frame figures and events are kept in ring buffers, not lists."""
+    source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(64, 48)), loop=True, paced=False)
+    pipeline = LivePipeline(source, lambda: SlowAnalyser(0.0), [])
+    for i in range(EVENTS_KEPT + 50):
+        pipeline.record_event("camera_lost", f"event {i}")
+    stats = pipeline.run(max_seconds=0.0001)
+    for _ in range(LATENCIES_KEPT + 100):
+        stats.latencies_ms.append(1.0)
+    assert len(stats.latencies_ms) == LATENCIES_KEPT
+    assert len(stats.events) == EVENTS_KEPT and stats.events_total == EVENTS_KEPT + 50
+    assert stats.events[-1].detail == f"event {EVENTS_KEPT + 49}"  # the newest are kept
+    assert not hasattr(pipeline, "voice_estimates")
+    assert pipeline.text_estimates.maxlen == CAPTION_LINES

@@ -99,3 +99,20 @@ def test_real_talking_clip(shared_data: Path) -> None:
         first = source.read()
         assert first is not None and first.image.shape == (source.height, source.width, 3)
         assert 20 <= source.fps <= 60
+
+
+def test_a_file_that_decodes_slower_than_it_plays_keeps_time_by_skipping_frames(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 4K file on a slow machine: the picture must stay in time with the sound, not play in slow motion."""
+    clock = FakeClock()
+    delivered = []
+    with VideoFileSource(make_clip(tmp_path / "a.mp4", frames=100), clock=clock, sleep=clock.sleep) as source:
+        while (frame := source.read()) is not None:
+            delivered.append(frame)
+            clock.now += 0.1  # each frame takes 100 ms to handle: 2.5 frame times at 25 fps
+        skipped = source.frames_skipped
+    assert skipped > 40 and len(delivered) + skipped == 100
+    for frame in delivered:  # each frame shown is the one due now, give or take two frame times
+        assert abs((frame.timestamp - delivered[0].timestamp) - frame.index / 25.0) <= 2 / 25.0 + 1e-9
+    assert sum("frames are skipped to keep time" in r.getMessage() for r in caplog.records) == 1

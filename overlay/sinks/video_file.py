@@ -1,42 +1,74 @@
-"""The annotated video written to an MP4 file (video only; the original audio joins later)."""
+"""The annotated video written to an MP4 file (video only; the original audio joins later).
+
+The MP4 is fragmented (PyAV/FFmpeg `movflags=frag_keyframe+empty_moov`, a key frame each
+second): its index is written as it goes, one fragment per key frame, instead of once at
+the end, so a run killed with `kill -9`, a crash or a power cut leaves a file that plays up
+to its last second or so.
+"""
 
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from pathlib import Path
 
-import cv2
+import av
 import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
+from overlay.private_files import create_private
 from overlay.sinks.letterbox import letterbox
 
 logger = logging.getLogger(__name__)
 
+CODEC = "mpeg4"  # MPEG-4 part 2: in every FFmpeg build, readable everywhere
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+
 
 class VideoFileSink:
-    """Write BGR frames of one size to `path` at `fps` (MPEG-4 part 2, readable everywhere)."""
+    """Write BGR frames of one size to `path` at `fps`, as a fragmented MP4."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
         self.path, self.width, self.height = path, width, height
         if not path.parent.is_dir():
             raise OverlayError(f"{path.parent}: no such folder for the output video; create it or pass another --out")
-        self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
-        if not self._writer.isOpened():
-            raise OverlayError(f"{path}: cannot write a video there; check the name (.mp4) and permissions")
+        rate = Fraction(fps).limit_denominator(1001)
+        try:
+            create_private(path)  # owner-only: the video shows the user's face
+            self._container = av.open(str(path), "w", format="mp4", options=FRAGMENTED_MP4)
+            stream = self._container.add_stream(CODEC, rate=rate)
+            assert isinstance(stream, av.VideoStream)
+            stream.width, stream.height = width + width % 2, height + height % 2  # the encoder wants even sizes
+            stream.pix_fmt = "yuv420p"
+            stream.bit_rate = max(1_000_000, int(width * height * float(rate) * 0.15))
+            stream.codec_context.gop_size = max(1, round(float(rate)))  # a key frame (and fragment) each second
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            raise OverlayError(
+                f"{path}: cannot write a video there ({err}); check the name (.mp4) and permissions"
+            ) from err
+        self._stream = stream
+        self._time_base = 1 / rate
         self._closed = False
         self.frames_written = 0
 
     def send(self, image: npt.NDArray[np.uint8]) -> None:
         if self._closed:
             return
-        image = letterbox(image, self.width, self.height)
-        self._writer.write(image)
+        image = letterbox(image, self._stream.width, self._stream.height)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = self.frames_written
+        frame.time_base = self._time_base
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
         self.frames_written += 1
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._writer.release()
+            try:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+            finally:
+                self._container.close()
             logger.info("wrote %d frames to %s", self.frames_written, self.path)

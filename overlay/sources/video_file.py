@@ -3,6 +3,11 @@
 Frames are paced at the file's own frame rate against the monotonic clock (or delivered
 as fast as they decode, for analysing recordings), optionally looped. Each frame's
 timestamp is the clock reading when it was delivered, as a camera frame's would be.
+
+A paced file plays in real time even when this machine decodes it more slowly than its
+rate (a 4K recording, say): frames that are already late are skipped, as a camera drops
+them, so the picture keeps time with the file's sound and captions never run ahead; the
+first skip is warned about once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ from overlay.records import VideoFrame
 logger = logging.getLogger(__name__)
 
 FALLBACK_FPS = 30.0
+# Rates a real recording can have; below MIN_FPS a paced read would sleep for seconds per
+# frame (a broken header reading 0.001 fps meant a 1000 s sleep that no signal could end).
+MIN_FPS, MAX_FPS = 1.0, 240.0
+MIN_SIDE = 32  # pixels; smaller frames cannot hold a face worth reading
+LATE_FRAMES = 2  # a frame this many frame times late is skipped rather than shown late
 # What `--camera` treats as a file even before checking that it exists (so a typo says "no such file").
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
@@ -44,8 +54,10 @@ class VideoFileSource:
         self.paced = paced
         self._clock = clock
         self._sleep = sleep
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder, not a video file; pass a video file")
         if not path.is_file():
-            raise DataError(f"{path}: no such video file; check the path given to --camera")
+            raise DataError(f"{path}: no such video file; check the path")
         self._capture = cv2.VideoCapture(str(path))
         first = self._capture.read()[1] if self._capture.isOpened() else None
         if first is None:
@@ -55,16 +67,30 @@ class VideoFileSource:
                 "try re-encoding it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
         self._pending: np.ndarray | None = first
+        if min(first.shape[:2]) < MIN_SIDE:
+            self._capture.release()
+            raise DataError(
+                f"{path}: its frames are {first.shape[1]}x{first.shape[0]} pixels, too small to hold a face "
+                f"(at least {MIN_SIDE}x{MIN_SIDE} needed); use the original recording"
+            )
         fps = float(self._capture.get(cv2.CAP_PROP_FPS))
-        if not math.isfinite(fps) or fps <= 0 or fps > 240:
+        if not math.isfinite(fps) or fps <= 0:
             logger.warning("%s: frame rate unknown (%r); playing at %.0f fps", path, fps, FALLBACK_FPS)
             fps = FALLBACK_FPS
+        elif not MIN_FPS <= fps <= MAX_FPS:
+            self._capture.release()
+            raise DataError(
+                f"{path}: its header gives {fps:g} frames a second, which no recording has ({MIN_FPS:g}-{MAX_FPS:g}); "
+                "re-encode it with its real rate, e.g. ffmpeg -i IN -r 30 OUT.mp4"
+            )
         self.fps = fps
         self.width = int(first.shape[1])
         self.height = int(first.shape[0])
         self._index = 0
         self._started: float | None = None
         self._closed = False
+        self.frames_skipped = 0  # to keep time with a file that decodes slower than it plays
+        self._warned_slow = False
 
     @property
     def origin(self) -> float | None:
@@ -92,9 +118,36 @@ class VideoFileSource:
             if due > now:
                 self._sleep(due - now)
                 now = self._clock()
+            elif now - due > LATE_FRAMES / self.fps:
+                image = self._catch_up(now)
+                if image is None:
+                    return None
         frame = VideoFrame(image=np.asarray(image, dtype=np.uint8), timestamp=now, index=self._index)
         self._index += 1
         return frame
+
+    def _catch_up(self, now: float) -> np.ndarray | None:
+        """Skip the frame in hand and those whose time has passed; the frame due now (None at the end)."""
+        due_now = int((now - self._started_or(now)) * self.fps)
+        self._index += 1  # the late frame already decoded
+        self.frames_skipped += 1
+        while self._index < due_now and self._capture.grab():  # decode only, no colour conversion
+            self._index += 1
+            self.frames_skipped += 1
+        if self.frames_skipped and not self._warned_slow:
+            self._warned_slow = True
+            logger.warning(
+                "%s: this machine cannot play %dx%d at %.0f fps in real time; frames are skipped to keep time "
+                "with the sound (a smaller copy of the file avoids this)",
+                self.path,
+                self.width,
+                self.height,
+                self.fps,
+            )
+        return self._next_image()
+
+    def _started_or(self, now: float) -> float:
+        return self._started if self._started is not None else now
 
     def _next_image(self) -> np.ndarray | None:
         ok, image = self._capture.read()

@@ -1,0 +1,117 @@
+"""A run that dies (kill -9, a crash, a power cut) leaves no process behind and loses nothing already written."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from overlay.timeline import read_session
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (children of children too)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended; only its entry is left
+
+
+def _wait_for(condition: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+@pytest.mark.parametrize("attempt", range(5))
+def test_kill_9_of_run_leaves_no_process_a_readable_timeline_and_a_playable_video(
+    shared_data: Path, tmp_path: Path, isolated_sessions: Path, attempt: int
+) -> None:
+    clip = shared_data / "video" / "talking" / "1.mp4"
+    out = tmp_path / "annotated.mp4"
+    command = [sys.executable, "-m", "overlay", "run", "--camera", str(clip), "--loop", "--sink", "file"]
+    run = subprocess.Popen(
+        [*command, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        # Running for real: the speech child is up and the video has begun.
+        assert _wait_for(lambda: len(_descendants(run.pid)) >= 1 and out.exists() and out.stat().st_size > 0, 90)
+        writing_since = time.monotonic()
+        time.sleep(3.0 + attempt * 0.7)  # die at a different moment each time
+        children = _descendants(run.pid)
+        ran_s = time.monotonic() - writing_since
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        gone = _wait_for(lambda: not any(_alive(pid) for pid in children), 2.0)
+        assert gone, f"left running after kill -9: {[pid for pid in children if _alive(pid)]}"
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+    with av.open(str(clip)) as original:
+        fps = float(original.streams.video[0].average_rate or 25)
+    with av.open(str(out)) as played:
+        frames = sum(1 for _ in played.decode(video=0))
+    # Playable up to about its last second (one fragment a second; a loaded machine runs a bit slower).
+    assert frames >= 0.8 * fps * (ran_s - 1.5), f"{frames} frames of a run killed after {ran_s:.1f} s at {fps} fps"
+
+    [timeline] = list(isolated_sessions.glob("*.sqlite"))
+    session = read_session(timeline)
+    assert len(session.estimates["face"]) > 10
+    assert len(session.fused) > 10
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_sigterm_ends_run_even_when_the_speech_child_has_stopped_reading(
+    shared_data: Path, tmp_path: Path, isolated_sessions: Path
+) -> None:
+    """Shutdown must not wait on a child that no longer reads its pipe (it fills, the feeder blocks)."""
+    clip = shared_data / "video" / "talking" / "1.mp4"
+    command = [sys.executable, "-m", "overlay", "run", "--camera", str(clip), "--loop", "--sink", "file"]
+    run = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "o.mp4")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        assert _wait_for(lambda: len(_descendants(run.pid)) >= 2, 90)  # the speech child and the resource tracker
+        time.sleep(3)
+        children = _descendants(run.pid)
+        for pid in children:
+            os.kill(pid, signal.SIGSTOP)  # frozen: reads nothing more
+        time.sleep(3)  # seconds of audio blocks fill the pipe
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=20)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for pid in _descendants(run.pid) | children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert run.returncode == 0
+    assert _wait_for(lambda: not any(_alive(pid) for pid in children), 3.0)
