@@ -7,8 +7,10 @@ microphone, so face, voice, words and fusion all run; the annotated video writte
 file; the timeline recorded) and every --every seconds samples, over the app and its
 speech child: resident memory (RSS, from /proc), open file descriptors, and from the
 app's own `status`: output fps and added latency (p50/p95). Prints the RSS slope (MB per
-hour, least squares after the first two minutes, when caches and model arenas have
-settled) and the fps range, beside the clip's own frame rate. Linux only (/proc).
+hour, least squares after the first two minutes, when the models' arenas have settled,
+and over the second half alone, when the bounded buffers - SQLite's 2 MB page cache, the
+ten-minute latency ring - are full) and the fps range, beside the clip's own frame rate.
+Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -89,11 +91,14 @@ def summarise(samples: list[dict[str, Any]], source_fps: float) -> dict[str, Any
     t_h = np.array([s["t_s"] for s in settled]) / 3600.0
     rss = np.array([s["rss_mb"] for s in settled])
     slope = float(np.polyfit(t_h, rss, 1)[0]) if len(settled) >= 3 else float("nan")
+    half = len(settled) // 2
+    late_slope = float(np.polyfit(t_h[half:], rss[half:], 1)[0]) if len(settled) - half >= 3 else float("nan")
     fps = [s["output_fps"] for s in settled if s["output_fps"]]
     return {
         "samples": len(samples),
         "minutes": round(samples[-1]["t_s"] / 60.0, 1) if samples else 0.0,
         "rss_slope_mb_per_hour": round(slope, 2),
+        "rss_slope_second_half_mb_per_hour": round(late_slope, 2),
         "rss_mb_first_last": [settled[0]["rss_mb"], settled[-1]["rss_mb"]],
         "source_fps": source_fps,
         "fps_min_median_max": [min(fps), statistics.median(fps), max(fps)] if fps else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -41,6 +42,9 @@ class FaceAnalysis:
     blink_events: tuple[BlinkEvent, ...]
 
 
+ANALYSIS_MAX_SIDE = 1280  # frames larger than this (4K, 1440p) are tracked on a copy this size
+
+
 class FaceStage:
     def __init__(self, settings: FaceStageSettings | None = None, model: FaceExpressionModel | None = None) -> None:
         self.settings = settings or FaceStageSettings()
@@ -50,7 +54,7 @@ class FaceStage:
         self._blinks = BlinkDetector(self.settings.blinks)
 
     def analyse(self, frame: VideoFrame) -> FaceAnalysis:
-        faces = tuple(self._tracker.track(frame.image))
+        faces = self._track(frame.image)
         user = faces[0] if faces else None
         raw = smoothed = None
         if user is not None:
@@ -65,4 +69,21 @@ class FaceStage:
             raw_expression=raw,
             blink=self._blinks.state(),
             blink_events=tuple(events),
+        )
+
+    def _track(self, image: npt.NDArray[np.uint8]) -> tuple[TrackedFace, ...]:
+        """Faces in frame pixels. A 4K frame is tracked on a copy scaled to ANALYSIS_MAX_SIDE
+        (landmarks need no more; the expression crop is still cut from the full frame)."""
+        side = max(image.shape[:2])
+        if side <= ANALYSIS_MAX_SIDE:
+            return tuple(self._tracker.track(image))
+        scale = ANALYSIS_MAX_SIDE / side
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return tuple(
+            TrackedFace(
+                box=tuple(round(v / scale) for v in face.box),
+                landmarks=(face.landmarks / scale).astype(np.float32),
+                primary=face.primary,
+            )
+            for face in self._tracker.track(np.asarray(small, dtype=np.uint8))
         )

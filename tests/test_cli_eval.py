@@ -101,3 +101,16 @@ def test_bad_usage_exits_with_2(args: list[str]) -> None:
     result = run_cli(args)
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_eval_face_with_ferplus_labels_reproduces_the_cards_figures(shared_data: Path) -> None:
+    """The shipped card's FER+ val figures are what `eval face --ferplus` measures (and bad CSVs are one line)."""
+    val = shared_data / "fer2013" / "val"
+    votes = shared_data / "fer2013" / "ferplus_votes.csv"
+    result = run_cli(["eval", "face", "--data", str(val), "--ferplus", str(votes), "--json"])
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(result.stdout)
+    card = json.loads(bundled_model_path("face", "face_expression.json").read_text())["metrics"]["val_ferplus"]
+    assert measured["n"] == card["n"] == 3372
+    assert abs(measured["accuracy"] - card["accuracy"]) < 1e-6
+    assert abs(measured["macro_f1"] - card["macro_f1"]) < 1e-6

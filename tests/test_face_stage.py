@@ -52,3 +52,24 @@ def test_blinks_on_a_real_clip_are_plausible(shared_data: Path) -> None:
             events += stage.analyse(timed).blink_events
     assert [e.kind for e in events] == ["blink", "blink"]
     assert [round(e.start, 1) for e in events] == pytest.approx([4.5, 6.8], abs=0.2)
+
+
+def test_a_4k_frame_is_tracked_on_a_smaller_copy_and_reported_in_frame_pixels(shared_data: Path) -> None:
+    """A 4K camera: analysis works on a scaled copy, faces still land where they are in the picture."""
+    import cv2
+
+    from overlay.face_stage import ANALYSIS_MAX_SIDE
+    from overlay.records import VideoFrame
+
+    with VideoFileSource(shared_data / "video" / "talking" / "2.mp4", paced=False) as source:
+        frame = source.read()
+    assert frame is not None
+    scale = 3840 / frame.image.shape[1]
+    big = cv2.resize(frame.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    assert max(big.shape[:2]) > ANALYSIS_MAX_SIDE
+    small_result = FaceStage().analyse(frame)
+    big_result = FaceStage().analyse(VideoFrame(big, frame.timestamp, frame.index))
+    assert small_result.faces and big_result.faces and big_result.expression is not None
+    small_box = np.array(small_result.faces[0].box, dtype=float) * scale
+    assert np.abs(np.array(big_result.faces[0].box) - small_box).max() < 0.06 * 3840 * 0.25  # same face, same place
+    assert int(np.argmax(big_result.expression)) == int(np.argmax(small_result.expression))

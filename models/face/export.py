@@ -81,8 +81,8 @@ def main() -> None:
     parser.add_argument(
         "--flip-average",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="average each face with its mirror image inside the graph (default on)",
+        default=False,
+        help="average each face with its mirror image inside the graph (the shipped model: off; it did not pay)",
     )
     args = parser.parse_args()
 

@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument("--warmup-epochs", type=float, default=2.0)
+    parser.add_argument("--ema-decay", type=float, default=0.998, help="weight EMA per step (0.99 for short runs)")
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights (a second cosine cycle)")
     args = parser.parse_args()
 
@@ -209,7 +210,7 @@ def main() -> None:
     if args.init is not None:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["state_dict"])
     model = model.to(device).to(memory_format=torch.channels_last)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for p in model.parameters():
         (no_decay if p.ndim == 1 else decay).append(p)

@@ -32,7 +32,7 @@ FALLBACK_FPS = 30.0
 # frame (a broken header reading 0.001 fps meant a 1000 s sleep that no signal could end).
 MIN_FPS, MAX_FPS = 1.0, 240.0
 MIN_SIDE = 32  # pixels; smaller frames cannot hold a face worth reading
-LATE_FRAMES = 2  # a frame this many frame times late is skipped rather than shown late
+LATE_S = 0.25  # a frame this late is skipped rather than shown late (shorter hiccups are caught up)
 # What `--camera` treats as a file even before checking that it exists (so a typo says "no such file").
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
@@ -118,7 +118,7 @@ class VideoFileSource:
             if due > now:
                 self._sleep(due - now)
                 now = self._clock()
-            elif now - due > LATE_FRAMES / self.fps:
+            elif now - due > max(LATE_S, 2 / self.fps):
                 image = self._catch_up(now)
                 if image is None:
                     return None
