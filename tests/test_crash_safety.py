@@ -61,8 +61,8 @@ def test_kill_9_of_run_leaves_no_process_a_readable_timeline_and_a_playable_vide
         [*command, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
-        # Running for real: the speech child is up and the video has begun.
-        assert _wait_for(lambda: len(_descendants(run.pid)) >= 1 and out.exists() and out.stat().st_size > 0, 90)
+        # Running for real: the speech child is up and the first fragment (a second of video) is on disk.
+        assert _wait_for(lambda: len(_descendants(run.pid)) >= 1 and out.exists() and out.stat().st_size > 20_000, 90)
         writing_since = time.monotonic()
         time.sleep(3.0 + attempt * 0.7)  # die at a different moment each time
         children = _descendants(run.pid)
@@ -79,8 +79,9 @@ def test_kill_9_of_run_leaves_no_process_a_readable_timeline_and_a_playable_vide
         fps = float(original.streams.video[0].average_rate or 25)
     with av.open(str(out)) as played:
         frames = sum(1 for _ in played.decode(video=0))
-    # Playable up to about its last second (one fragment a second; a loaded machine runs a bit slower).
-    assert frames >= 0.8 * fps * (ran_s - 1.5), f"{frames} frames of a run killed after {ran_s:.1f} s at {fps} fps"
+    # Playable up to about its last second: the first fragment held a second, and one more
+    # came each second after it (a loaded machine runs a bit slower than the clip's rate).
+    assert frames >= 0.7 * fps * ran_s, f"{frames} frames of a run killed {ran_s:.1f} s after the first fragment"
 
     [timeline] = list(isolated_sessions.glob("*.sqlite"))
     session = read_session(timeline)

@@ -24,9 +24,13 @@ def test_the_harness_sees_onnxruntime_phone_home_when_nothing_stops_it(tmp_path:
     """Bare onnxruntime (no ORT_DISABLE_TELEMETRY) queues telemetry and looks up its collector."""
     env = _fresh_home(tmp_path, "bare")
     model = Path(__file__).resolve().parents[1] / "models" / "face" / "face_expression.onnx"
+    lookups_log = tmp_path / "lookups.log"  # where run_offline's resolver writes
     code = (
-        "import onnxruntime as ort, time; "
-        f"ort.InferenceSession({str(model)!r}, providers=['CPUExecutionProvider']); time.sleep(12)"
+        "import onnxruntime as ort, time, pathlib; "
+        f"ort.InferenceSession({str(model)!r}, providers=['CPUExecutionProvider']); "
+        f"log = pathlib.Path({str(lookups_log)!r}); "
+        "deadline = time.monotonic() + 60\n"
+        "while time.monotonic() < deadline and 'microsoft' not in log.read_text(): time.sleep(0.2)"
     )
     status, lookups, stderr = run_offline([sys.executable, "-c", code], tmp_path, env, timeout=60)
     assert status == 0, stderr
