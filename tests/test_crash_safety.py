@@ -77,8 +77,13 @@ def test_kill_9_of_run_leaves_no_process_a_readable_timeline_and_a_playable_vide
 
     with av.open(str(clip)) as original:
         fps = float(original.streams.video[0].average_rate or 25)
+    frames = 0
     with av.open(str(out)) as played:
-        frames = sum(1 for _ in played.decode(video=0))
+        try:
+            for _ in played.decode(video=0):
+                frames += 1
+        except av.error.InvalidDataError:
+            pass  # the fragment being written when the process died is torn: players stop before it
     # Playable up to about its last second: the first fragment held a second, and one more
     # came each second after it (a loaded machine runs a bit slower than the clip's rate).
     assert frames >= 0.7 * fps * ran_s, f"{frames} frames of a run killed {ran_s:.1f} s after the first fragment"
