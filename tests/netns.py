@@ -16,13 +16,18 @@ import sys
 from pathlib import Path
 
 _RESOLVER = """
-import socket, sys
+import os, socket, sys
 log = open(sys.argv[1], "a", buffering=1)
 server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 server.bind(("127.0.0.1", 53))
+server.settimeout(0.5)
+parent = os.getppid()
 open(sys.argv[2], "w").close()  # ready
-while True:
-    query, peer = server.recvfrom(4096)
+while os.getppid() == parent:  # ends with the shell that started it, however that ended
+    try:
+        query, peer = server.recvfrom(4096)
+    except socket.timeout:
+        continue
     i, labels = 12, []
     while i < len(query) and query[i]:
         labels.append(query[i + 1 : i + 1 + query[i]].decode(errors="replace"))
@@ -53,12 +58,11 @@ ip link set lo up
 mount --bind {shlex.quote(str(resolv_conf))} /etc/resolv.conf
 {shlex.quote(sys.executable)} {shlex.quote(str(resolver))} {shlex.quote(str(log))} {shlex.quote(str(ready))} &
 resolver=$!
+trap 'kill $resolver 2>/dev/null' EXIT  # also when the command times out and bash is ended
 for _ in $(seq 50); do [ -e {shlex.quote(str(ready))} ] && break; sleep 0.1; done
 set +e
 {shlex.join(command)}
-status=$?
-kill $resolver
-exit $status
+exit $?
 """
     done = subprocess.run(
         ["unshare", "-n", "-m", "bash", "-c", script],
