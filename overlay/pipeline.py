@@ -30,6 +30,7 @@ Threads and queues (the backpressure policy of each):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import sys
@@ -238,8 +239,7 @@ class LivePipeline:
     def snapshot(self) -> dict[str, object]:
         """Live figures for `emotion-overlay status` (safe to call from another thread)."""
         now = time.monotonic()
-        latencies = self.stats.latencies_ms
-        recent = sorted(latencies[i] for i in range(max(0, len(latencies) - 300), len(latencies)))
+        recent = sorted(itertools.islice(reversed(self.stats.latencies_ms), 300))
         latest, voice = self._latest, self._voice
         return {
             "paused": self.paused,

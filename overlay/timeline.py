@@ -32,7 +32,9 @@ import json
 import logging
 import os
 import queue
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -435,9 +437,6 @@ def _reading(path: Path) -> Iterator[tuple[sqlite3.Connection, int]]:
     with contextlib.ExitStack() as stack:
         target = path
         if wal.exists() and wal.stat().st_size > 0:
-            import shutil
-            import tempfile
-
             copy_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="emotion-overlay-read-")))
             target = copy_dir / path.name
             shutil.copyfile(path, target)

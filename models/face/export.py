@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,16 +92,7 @@ def main() -> None:
     net.load_state_dict(checkpoint["state_dict"])
     exported = WithSoftmax(net, flip_average=args.flip_average).eval()
     onnx_path = args.out / "face_expression.onnx"
-    torch.onnx.export(
-        exported,
-        (torch.zeros(1, 1, 48, 48),),
-        str(onnx_path),
-        opset_version=OPSET,
-        dynamo=False,
-        input_names=["face"],
-        output_names=["probs"],
-        dynamic_axes={"face": {0: "N"}, "probs": {0: "N"}},
-    )
+    _export_onnx(exported, onnx_path)
     onnx.checker.check_model(onnx.load(str(onnx_path)))
 
     parameters = sum(p.numel() for p in net.parameters())
@@ -176,14 +168,7 @@ def main() -> None:
         lambda crops: model.predict(np.stack([face_to_model_input(crop) for crop in crops])),
     )
 
-    single = FaceExpressionModel(onnx_path, threads=1)
-    timings = []
-    for i in range(1200):
-        face = val.inputs[i % len(val.inputs)][np.newaxis]
-        started = time.perf_counter()
-        single.predict(face)
-        timings.append((time.perf_counter() - started) * 1000)
-    latency_ms = statistics.median(timings[200:])
+    latency_ms = _median_latency_ms(FaceExpressionModel(onnx_path, threads=1).predict, val.inputs)
     plain_latency_ms = _plain_latency_ms(net, val.inputs) if args.flip_average else latency_ms
 
     card["verification"] = {"onnxruntime_vs_pytorch_max_abs_diff": max_abs_diff, "batch": 256}
@@ -207,28 +192,40 @@ def main() -> None:
     )
 
 
+def _export_onnx(module: torch.nn.Module, path: Path) -> None:
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, 1, 48, 48),),
+        str(path),
+        opset_version=OPSET,
+        dynamo=False,
+        input_names=["face"],
+        output_names=["probs"],
+        dynamic_axes={"face": {0: "N"}, "probs": {0: "N"}},
+    )
+
+
+def _median_latency_ms(predict: Callable[[np.ndarray], object], inputs: np.ndarray) -> float:
+    """Median batch-1 time over 1,000 calls, after 200 warm-up calls."""
+    timings = []
+    for i in range(1200):
+        face = inputs[i % len(inputs)][np.newaxis]
+        started = time.perf_counter()
+        predict(face)
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings[200:])
+
+
 def _plain_latency_ms(net: torch.nn.Module, inputs: np.ndarray) -> float:
     """Batch-1, one-thread latency of the network without the mirror average (for the card)."""
     import tempfile
 
+    import onnxruntime as ort  # overlay (imported above) has turned its telemetry off
+
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "plain.onnx"
-        torch.onnx.export(
-            WithSoftmax(net).eval(), (torch.zeros(1, 1, 48, 48),), str(path), opset_version=OPSET, dynamo=False,
-            input_names=["face"], output_names=["probs"], dynamic_axes={"face": {0: "N"}, "probs": {0: "N"}},
-        )  # fmt: skip
-        import onnxruntime as ort  # overlay (imported above) has turned its telemetry off
-
+        _export_onnx(WithSoftmax(net).eval(), path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        timings = []
-        for i in range(1200):
-            started = time.perf_counter()
-            session.run(None, {"face": inputs[i % len(inputs)][np.newaxis]})
-            timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings[200:])
-
-
-if __name__ == "__main__":
-    main()
+        return _median_latency_ms(lambda face: session.run(None, {"face": face}), inputs)

@@ -128,7 +128,8 @@ class VideoFileSource:
 
     def _catch_up(self, now: float) -> np.ndarray | None:
         """Skip the frame in hand and those whose time has passed; the frame due now (None at the end)."""
-        due_now = int((now - self._started_or(now)) * self.fps)
+        assert self._started is not None  # only called for a frame after the first
+        due_now = int((now - self._started) * self.fps)
         self._index += 1  # the late frame already decoded
         self.frames_skipped += 1
         while self._index < due_now and self._capture.grab():  # decode only, no colour conversion
@@ -145,9 +146,6 @@ class VideoFileSource:
                 self.fps,
             )
         return self._next_image()
-
-    def _started_or(self, now: float) -> float:
-        return self._started if self._started is not None else now
 
     def _next_image(self) -> np.ndarray | None:
         ok, image = self._capture.read()
