@@ -1,8 +1,8 @@
-"""The contract every recogniser follows: 16 kHz mono audio in; partial hypotheses and final
+"""The contract every recognizer follows: 16 kHz mono audio in; partial hypotheses and final
 utterances (with word times and confidences) out; `finish()` at the end of a stream.
 
 Times are capture times on the caller's clock: the caller passes the capture time of the
-first sample of every chunk it feeds, and the recogniser converts its own stream-relative
+first sample of every chunk it feeds, and the recognizer converts its own stream-relative
 times with it. Chunks must be contiguous; after a gap the caller calls finish() and goes on
 (the next chunk's timestamp starts a new stream).
 """
@@ -19,7 +19,7 @@ SAMPLE_RATE = 16_000
 
 
 class RecognizerError(Exception):
-    """The recogniser cannot be used (model missing, partial or corrupt); the message says what to do."""
+    """The recognizer cannot be used (model missing, partial or corrupt); the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Word:
 
 @dataclass(frozen=True)
 class Partial:
-    """The recogniser's current guess at the utterance in progress; replaced by the next one."""
+    """The recognizer's current guess at the utterance in progress; replaced by the next one."""
 
     text: str
     timestamp: float  # capture time of the latest audio it reflects
@@ -53,7 +53,7 @@ class Recognizer(Protocol):
     name: str  # e.g. "vosk:vosk-model-small-en-us-0.15" or "pocketsphinx:en-us"
 
     def feed(self, samples: npt.NDArray[np.float32], timestamp: float) -> list[Partial | Utterance]:
-        """Recognise more audio (16 kHz mono float in [-1, 1]); `timestamp`: capture time of samples[0]."""
+        """Recognize more audio (16 kHz mono float in [-1, 1]); `timestamp`: capture time of samples[0]."""
         ...
 
     def finish(self) -> list[Utterance]:

@@ -2,7 +2,7 @@
 
 The pocketsphinx wheel ships a US-English acoustic model, language model and dictionary, so
 this backend needs no download. It is used only when no Vosk model is installed (the UI and
-the timeline say which recogniser ran). Its endpointer (a VAD) cuts the stream into
+the timeline say which recognizer ran). Its endpointer (a VAD) cuts the stream into
 utterances; partial hypotheses come while one is in progress.
 """
 

@@ -65,7 +65,7 @@ def parse_partial(raw: str, timestamp: float) -> Partial | None:
 def parse_result(raw: str, stream_start: float, backend: str) -> Utterance | None:
     """A Vosk Result()/FinalResult() JSON as an Utterance on the caller's clock (None when empty).
 
-    Vosk gives word times in seconds from the start of the audio fed to the recogniser.
+    Vosk gives word times in seconds from the start of the audio fed to the recognizer.
     """
     result: dict[str, Any] = json.loads(raw)
     text = str(result.get("text", "")).strip()

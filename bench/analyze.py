@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from overlay.analyze import AnalyzeSettings, analyze_files
+from overlay.analysis.recordings import AnalyzeSettings, analyze_files
 
 
 def measure(clips: list[Path], jobs: int) -> dict[str, float]:

@@ -7,7 +7,7 @@ accuracy and macro-F1 against FER2013's own labels and against the FER+ majority
 (ties, contempt, unknown and not-a-face left out), and the median latency per face (batch
 1, one onnxruntime thread; the model call alone, our preprocessing timed apart). With
 --framings, both models are also scored (FER+ labels) on the val faces framed the ways of
-overlay.face_framing and re-cut by the live path: a framing neither model was trained on.
+overlay.face.framing and re-cut by the live path: a framing neither model was trained on.
 Each model gets its own documented preprocessing of the original files.
 """
 
@@ -26,11 +26,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from overlay.evaluation import score_face_framings
-from overlay.face_dataset import load_ferplus_votes, load_labelled_faces, read_face_image
-from overlay.face_input import face_to_model_input, to_gray
-from overlay.face_model import FaceExpressionModel
-from overlay.metrics import classification_report
+from overlay.analysis.evaluation import score_face_framings
+from overlay.analysis.metrics import classification_report
+from overlay.face.dataset import load_ferplus_votes, load_labelled_faces, read_face_image
+from overlay.face.model import FaceExpressionModel
+from overlay.face.preprocess import face_to_model_input, to_gray
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMOTION_OVERLAY_DATA", ROOT.parent / "shared" / "data")).parent

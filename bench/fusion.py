@@ -23,17 +23,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from overlay.face_dataset import load_labelled_faces
-from overlay.face_model import FaceExpressionModel
+from overlay.analysis.metrics import classification_report
+from overlay.face.dataset import load_labelled_faces
+from overlay.face.model import FaceExpressionModel
 from overlay.fusion import ModalityEstimate, fuse
 from overlay.labels import EMOTIONS
-from overlay.metrics import classification_report
-from overlay.text_dataset import load_goemotions
-from overlay.text_model import TextEmotionModel
-from overlay.voice_activity import VoiceActivityDetector
-from overlay.voice_dataset import load_labelled_speech
-from overlay.voice_model import VoiceEmotionModel
-from overlay.voice_windows import clip_probabilities, speech_windows
+from overlay.speech.text_dataset import load_goemotions
+from overlay.speech.text_model import TextEmotionModel
+from overlay.voice.activity import VoiceActivityDetector
+from overlay.voice.dataset import load_labelled_speech
+from overlay.voice.model import VoiceEmotionModel
+from overlay.voice.windows import clip_probabilities, speech_windows
 
 DEFAULT_DATA = Path(os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -100,16 +100,16 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
-    from overlay.audio_file import read_audio
-    from overlay.face_stage import FaceStage
-    from overlay.pipeline import LivePipeline
+def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "compact") -> dict[str, Any]:
+    from overlay.face.stage import FaceStage
+    from overlay.media.audio_file import read_audio
+    from overlay.runtime.pipeline import LiveAudio, LivePipeline, PipelineSettings
+    from overlay.session.timeline import TimelineWriter
     from overlay.sinks.virtual_camera import VirtualCameraSink
     from overlay.sources.file_audio import FileAudioSource
     from overlay.sources.video_file import VideoFileSource
-    from overlay.speech_process import SpeechProcess
-    from overlay.timeline import TimelineWriter
-    from overlay.voice_stage import VoiceStage
+    from overlay.speech.process import SpeechProcess
+    from overlay.voice.stage import VoiceStage
 
     stage = FaceStage()  # loaded before timing starts, as `run` does
     source = VideoFileSource(clip, loop=True)
@@ -125,15 +125,11 @@ def run_ours(clip: Path, seconds: float, sound: Path | None) -> dict[str, Any]:
     folder = tempfile.mkdtemp(prefix="bench-live-")
     timeline = TimelineWriter(Path(folder) / "session.sqlite", {"kind": "bench"})
     cpu = _cpu_seconds()
-    pipeline = LivePipeline(
-        source,
-        lambda: stage,
-        [sink],
-        audio=audio,
-        make_voice_analyser=(lambda: voice) if voice else None,
-        make_speech_analyser=(lambda: speech) if speech else None,
-        timeline=timeline,
-    )
+    live_audio = None
+    if audio is not None:
+        live_audio = LiveAudio(audio, (lambda: voice) if voice else None, (lambda: speech) if speech else None)
+    settings = PipelineSettings(layouts=(layout,))  # the virtual camera's layout (compact by default, as `run`)
+    pipeline = LivePipeline(source, lambda: stage, [sink], settings, audio=live_audio, timeline=timeline)
     stats = pipeline.run(max_seconds=seconds)
     timeline.close(stats.seconds)
     cpu = _cpu_seconds() - cpu
@@ -155,10 +151,11 @@ def run_baseline(clip: Path, seconds: float) -> dict[str, Any]:
     """Full-frame HOG + landmarks + model on every frame, then draw and send, all in one thread."""
     import dlib
 
-    from overlay.face_align import aligned_face_crop
-    from overlay.face_model import FaceExpressionModel
-    from overlay.face_tracking import DEFAULT_LANDMARKS_PATH, TrackedFace
-    from overlay.rendering import OverlaySettings, OverlayState, render
+    from overlay.face.align import aligned_face_crop
+    from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
+    from overlay.face.model import FaceExpressionModel
+    from overlay.face.tracking import TrackedFace
+    from overlay.render.draw import OverlaySettings, OverlayState, render
     from overlay.sinks.virtual_camera import VirtualCameraSink
     from overlay.sources.video_file import VideoFileSource
 
@@ -198,6 +195,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--height", type=int, choices=(720, 1080), default=720, help="output size (16:9)")
     parser.add_argument("--no-audio", action="store_true", help="face path only")
+    parser.add_argument("--layout", choices=("compact", "detailed", "clean"), default="compact", help="ours' layout")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--variant", choices=("ours", "baseline"), help=argparse.SUPPRESS)  # the worker process
     parser.add_argument("--sound", type=Path, help=argparse.SUPPRESS)  # the worker's audio track
@@ -209,7 +207,9 @@ def main() -> None:
     if args.variant:
         clip = args.input
         result = (
-            run_ours(clip, args.seconds, args.sound) if args.variant == "ours" else run_baseline(clip, args.seconds)
+            run_ours(clip, args.seconds, args.sound, args.layout)
+            if args.variant == "ours"
+            else run_baseline(clip, args.seconds)
         )
         print(json.dumps(result))
         return
@@ -218,6 +218,7 @@ def main() -> None:
     results: dict[str, Any] = {"input": str(clip), "seconds": args.seconds}
     for variant in ("ours", "baseline"):
         command = [sys.executable, __file__, "--input", str(clip), "--seconds", str(args.seconds), "--variant", variant]
+        command += ["--layout", args.layout]
         if variant == "ours" and not args.no_audio:
             command += ["--sound", str(args.input)]
         worker = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -225,7 +226,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    print(f"{clip} replayed for {args.seconds:.0f} s per variant, {args.height * 16 // 9}x{args.height}")
+    print(f"{clip} replayed for {args.seconds:.0f} s per variant, {args.height * 16 // 9}x{args.height}, {args.layout}")
     print(f"{'':10}{'out fps':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'analysis/s':>12}{'CPU %':>8}{'RSS MB':>8}")
     for variant in ("ours", "baseline"):
         r = results[variant]

@@ -35,9 +35,9 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from overlay.obs_connection import ObsAddress, ObsConnection
-from overlay.obs_scene import remove_overlay
-from overlay.rendering import OverlayState
+from overlay.obs.connection import ObsAddress, ObsConnection
+from overlay.obs.scene import remove_overlay
+from overlay.render.draw import OverlayState
 from overlay.sinks.obs import ObsOverlaySink, ObsSinkSettings
 from overlay.sources.obs_source import ObsFrameSource
 
@@ -212,8 +212,8 @@ def _subtract(busy: float | None, results: dict[str, Any]) -> float | None:
 
 def _changing_states() -> list[OverlayState]:
     """A face reading that drifts like a real one (the label's percent changes a few times a second)."""
-    from overlay.blinks import BlinkState
-    from overlay.rendering import Captions
+    from overlay.face.blinks import BlinkState
+    from overlay.render.draw import Captions
 
     states = []
     for i in range(300):

@@ -6,7 +6,7 @@ Speech with known words: 12 sentences spoken by flite's three voices (slt, rms, 
 RAVDESS actors 17-20, whose files all say "Kids are talking by the door" or "Dogs are
 sitting by the door" in eight emotions (240 files); and, where Debian's espeak-ng is
 installed, the first Harvard sentences list (IEEE 1969, phonetically balanced, public
-domain) in three espeak-ng voices, another synthesiser with other words. Every recogniser installed is measured:
+domain) in three espeak-ng voices, another synthesiser with other words. Every recognizer installed is measured:
 PocketSphinx always; a Vosk model when `emotion-overlay models pull` has fetched one.
 Audio is streamed in 100 ms blocks with a second of silence after each sentence, as live.
 Real-time factor: processing seconds / audio seconds, one thread. Latency: audio time from
@@ -30,14 +30,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from asr.contract import Recognizer, Utterance
-from asr.flite import VOICES, flite_available, synthesise
 from asr.pocketsphinx_backend import PocketSphinxRecognizer
 from asr.vosk_backend import VoskRecognizer
-from asr.wer import word_error_rate
-from overlay.audio_file import read_audio
-from overlay.model_store import find_spec, installed_path
-from overlay.voice_activity import VoiceActivityDetector
-from overlay.voice_dataset import load_labelled_speech, parse_ravdess_name
+from overlay.media.audio_file import read_audio
+from overlay.models.store import find_spec, installed_path
+from overlay.voice.activity import VoiceActivityDetector
+from overlay.voice.dataset import load_labelled_speech, parse_ravdess_name
+from tests.flite import VOICES, flite_available, synthesise
+from tests.wer import word_error_rate
 
 DEFAULT_DATA = Path(os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SENTENCES = (
@@ -79,7 +79,7 @@ def espeak(text: str, voice: str) -> np.ndarray:
         return read_audio(out).samples
 
 
-def recognise(recognizer: Recognizer, samples: np.ndarray) -> tuple[str, float, list[float]]:
+def recognize(recognizer: Recognizer, samples: np.ndarray) -> tuple[str, float, list[float]]:
     """Transcript, processing seconds and latencies (s) of one utterance streamed with 1 s of silence after it."""
     span = VoiceActivityDetector().speech_span(samples)
     speech_end = span[1] / 16000 if span else len(samples) / 16000
@@ -104,7 +104,7 @@ def recognise(recognizer: Recognizer, samples: np.ndarray) -> tuple[str, float, 
 def measure(recognizer: Recognizer, items: list[tuple[str, np.ndarray]]) -> dict[str, float]:
     pairs, busy, audio, latencies = [], 0.0, 0.0, []
     for reference, samples in items:
-        text, spent, lat = recognise(recognizer, samples)
+        text, spent, lat = recognize(recognizer, samples)
         pairs.append((reference, text))
         busy += spent
         audio += len(samples) / 16000 + 1.5

@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from overlay.synthetic_noise import add_noise, at_level, coloured_noise, hum
-from overlay.voice_activity import VoiceActivityDetector
-from overlay.voice_dataset import load_labelled_speech
-from overlay.voice_features import WINDOW_SAMPLES
+from models.voice.noise import add_noise, at_level, coloured_noise, hum
+from overlay.voice.activity import VoiceActivityDetector
+from overlay.voice.dataset import load_labelled_speech
+from overlay.voice.features import WINDOW_SAMPLES
 
 DEFAULT_DATA = Path(os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

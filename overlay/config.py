@@ -11,6 +11,7 @@ import dataclasses
 import os
 import sys
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -18,6 +19,10 @@ from typing import Any, Final
 import platformdirs
 
 from overlay.errors import OverlayError
+from overlay.face.detect import DETECTORS
+from overlay.obs.elements import ELEMENTS
+from overlay.render import LAYOUTS
+from overlay.sinks.base import SINKS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,8 +31,8 @@ else:  # pragma: no cover - Python 3.10
 
 APP_NAME: Final = "emotion-overlay"
 CONFIG_ENV: Final = "EMOTION_OVERLAY_CONFIG"  # another file instead of the user's (tests, several profiles)
-SINK_KINDS: Final = ("vcam", "file", "preview", "obs")
-OBS_ELEMENTS: Final = ("label", "blinks", "captions", "bars")  # overlay.obs_scene.ELEMENTS
+SINK_KINDS: Final = tuple(SINKS)
+OBS_ELEMENTS: Final = ELEMENTS
 HIDDEN: Final = "********"  # how `config show` and session metadata write a secret that is set
 
 
@@ -68,18 +73,28 @@ class AudioConfig:
 class OutputConfig:
     sinks: tuple[str, ...] = field(default=("vcam",), metadata=_choices(*SINK_KINDS))
     file: str = "emotion-overlay.mp4"
+    vcam_layout: str = field(default="compact", metadata={**_choices(*LAYOUTS), "help": "what meetings see"})
+    preview_layout: str = field(default="detailed", metadata={**_choices(*LAYOUTS), "help": "the preview window"})
+    file_layout: str = field(default="detailed", metadata={**_choices(*LAYOUTS), "help": "the --sink file MP4"})
 
 
 @dataclass(frozen=True)
 class FaceConfig:
     smoothing_seconds: float = field(default=0.5, metadata=_at_least(0.0))
     landmarks: str = field(default="", metadata={"help": "dlib 68-point file; empty: the installed one"})
+    detector: str = field(default="dlib", metadata={**_choices(*DETECTORS), "help": "face detector backend"})
 
 
 @dataclass(frozen=True)
 class OverlayConfig:
-    """Which overlay elements are drawn."""
+    """The overlay's layout, how sure a reading must be to be named, and which detailed elements are drawn."""
 
+    layout: str = field(
+        default="", metadata={**_choices("", *LAYOUTS), "help": "every output's layout; empty: [output] *_layout"}
+    )
+    confident_at: float = field(default=0.45, metadata={**_between(0.0, 1.0), "help": "top share to name a label"})
+    lead_at: float = field(default=0.15, metadata={**_between(0.0, 1.0), "help": "and its lead over the second"})
+    mixed_at: float = field(default=0.6, metadata={**_between(0.0, 1.0), "help": "top two for 'mixed: A / B'"})
     face_boxes: bool = True
     expression_bars: bool = True
     blinks: bool = True
@@ -185,7 +200,7 @@ def _parse_section(cls: Any, section: str, table: dict[str, Any], source: str) -
 
 def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str) -> Any:
     default = spec.default
-    choices = spec.metadata.get("choices")
+    choices = spec.metadata.get("choices") or ()
     minimum = spec.metadata.get("min")
     maximum = spec.metadata.get("max")
 
@@ -196,29 +211,34 @@ def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str
         if not isinstance(value, bool):
             raise refuse("true or false")
         return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise refuse("a whole number" + (f" >= {minimum:g}" if minimum is not None else ""))
-    elif isinstance(default, float):
+    if isinstance(default, tuple):
+        return _string_list(value, choices, refuse)
+    at_least = f" >= {minimum:g}" if minimum is not None else ""
+    if isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
+        raise refuse("a whole number" + at_least)
+    if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise refuse("a number" + (f" >= {minimum:g}" if minimum is not None else ""))
+            raise refuse("a number" + at_least)
         value = float(value)
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            raise refuse("a string")
-    elif isinstance(default, tuple):
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-            raise refuse(f"a list of strings from {', '.join(choices or ())}")
-        bad = [v for v in items if choices and v not in choices]
-        if bad:
-            raise refuse(f"a list of {', '.join(choices or ())}")
-        return tuple(dict.fromkeys(items))
+    if isinstance(default, str) and not isinstance(value, str):
+        raise refuse("a string")
+    if isinstance(default, str) and choices and value not in choices:
+        raise refuse("one of " + ", ".join(repr(c) for c in choices))
     if minimum is not None and value < minimum:
         raise refuse(f">= {minimum:g}" if maximum is None else f"{minimum:g} to {maximum:g}")
     if maximum is not None and value > maximum:
         raise refuse(f"{minimum:g} to {maximum:g}" if minimum is not None else f"<= {maximum:g}")
     return value
+
+
+def _string_list(value: Any, choices: tuple[str, ...], refuse: Callable[[str], ConfigError]) -> tuple[str, ...]:
+    """A list of strings from `choices` (one string is a list of one), without repeats."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        raise refuse(f"a list of strings from {', '.join(choices)}")
+    if choices and any(v not in choices for v in items):
+        raise refuse(f"a list of {', '.join(choices)}")
+    return tuple(dict.fromkeys(items))
 
 
 def to_toml(config: Config) -> str:

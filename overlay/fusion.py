@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import ModelError
-from overlay.labels import EMOTIONS
-from overlay.model_files import REINSTALL_HINT, ModelCard, bundled_model_path
+from overlay.labels import EMOTIONS, MODALITIES
+from overlay.models.bundled import REINSTALL_HINT, ModelCard, bundled_model_path
 from overlay.smoothing import ProbabilitySmoother
 
 # (valence, arousal) per label, in EMOTIONS order.
@@ -47,7 +47,6 @@ CIRCUMPLEX: Final = np.array(
     ],
     dtype=np.float32,
 )
-MODALITIES: Final = ("face", "voice", "text")
 DISAGREEMENT_HOLD_S: Final = 2.0  # a disagreement counts as ended after this long without it
 
 

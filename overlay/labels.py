@@ -7,6 +7,9 @@ from typing import Final
 # Order matters: model outputs, confusion matrices and timelines all use it.
 EMOTIONS: Final[tuple[str, ...]] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
+# The readings that are fused, in the order timelines, exports and the review page list them.
+MODALITIES: Final[tuple[str, ...]] = ("face", "voice", "text")
+
 # Names that data sets and people use for the same classes (folder names in `eval face`).
 _SYNONYMS: Final[dict[str, str]] = {
     "anger": "angry",

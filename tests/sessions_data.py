@@ -26,8 +26,9 @@ import numpy.typing as npt
 import pytest
 
 from overlay.labels import EMOTIONS
-from overlay.sessions import SESSIONS_ENV
-from overlay.timeline import SCHEMA_VERSION, TimelineWriter
+from overlay.session.schema import SCHEMA_VERSION
+from overlay.session.store import SESSIONS_ENV
+from overlay.session.timeline import TimelineWriter
 from tests.conftest import REPO_ROOT
 
 SESSION_ID: Final = "2026-11-25_20-31-07_interview"

@@ -7,11 +7,11 @@ import av
 import numpy as np
 import pytest
 
-from asr.flite import flite_available, synthesise
-from overlay.timeline import read_session
+from overlay.session.reading import read_session
 from tests.conftest import run_cli
+from tests.fakes import make_clip
+from tests.flite import flite_available, synthesise
 from tests.media import write_wav
-from tests.test_video_file_source import make_clip
 
 
 def summaries(stdout: str) -> dict[str, dict[str, object]]:

@@ -1,4 +1,4 @@
-"""The offline fallback recogniser on speech with known words (flite) and on real talking clips."""
+"""The offline fallback recognizer on speech with known words (flite) and on real talking clips."""
 
 from pathlib import Path
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from asr.contract import Partial, Utterance
-from asr.flite import flite_available, synthesise
 from asr.pocketsphinx_backend import PocketSphinxRecognizer
-from asr.wer import word_error_rate, word_errors
-from overlay.audio_file import read_audio
+from overlay.media.audio_file import read_audio
+from tests.flite import flite_available, synthesise
+from tests.wer import word_error_rate, word_errors
 
 needs_flite = pytest.mark.skipif(not flite_available(), reason="flite not installed (the CI set-up installs it)")
 SENTENCES = (

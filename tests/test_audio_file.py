@@ -6,8 +6,8 @@ import av
 import numpy as np
 import pytest
 
-from overlay.audio_file import NoAudioTrackError, read_audio
 from overlay.errors import DataError
+from overlay.media.audio_file import NoAudioTrackError, read_audio
 from tests.media import tone, write_flash_and_beep, write_wav
 
 

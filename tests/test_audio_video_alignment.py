@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay.audio_file import read_audio
+from overlay.media.audio_file import read_audio
 from overlay.records import AudioBlock
 from overlay.sources.file_audio import FileAudioSource
 from overlay.sources.video_file import VideoFileSource, video_start_seconds

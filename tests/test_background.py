@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from overlay.control import ControlActions, ControlServer, read_state
-from overlay.timeline import read_session
+from overlay.control.lock import read_state
+from overlay.control.server import ControlActions, ControlServer
+from overlay.session.reading import read_session
 from tests.conftest import run_cli
 from tests.test_cli_run import needs_landmarks
 

@@ -13,11 +13,11 @@ import av
 import numpy as np
 import pytest
 
-from overlay.review_server import ReviewServer
+from overlay.session.review_server import ReviewServer
 from tests.conftest import run_cli
+from tests.fakes import make_clip
 from tests.media import write_wav
 from tests.sessions_data import write_session
-from tests.test_video_file_source import make_clip
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> str:

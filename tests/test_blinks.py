@@ -4,7 +4,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from overlay.blinks import BlinkDetector, BlinkSettings, eye_aspect_ratio, mean_eye_aspect_ratio
+from overlay.face.blinks import BlinkDetector, BlinkSettings, eye_aspect_ratio, mean_eye_aspect_ratio
 
 FPS = 30.0
 

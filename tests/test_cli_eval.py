@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from overlay.model_files import bundled_model_path
+from overlay.models.bundled import bundled_model_path
 from tests.conftest import run_cli, write_image
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from overlay.face_tracking import DEFAULT_LANDMARKS_PATH
+from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
 from tests.conftest import run_cli
 
 needs_landmarks = pytest.mark.skipif(not DEFAULT_LANDMARKS_PATH.is_file(), reason="libdlib-data not installed")

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from overlay.timeline import read_session
+from overlay.session.reading import read_session
 
 
 def _descendants(pid: int) -> set[int]:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from overlay import session_export
 from overlay.errors import OverlayError
 from overlay.labels import EMOTIONS
-from overlay.timeline import Blink, Session, read_session
+from overlay.session import export as session_export
+from overlay.session.reading import Blink, Session, read_session
 from tests import sessions_data
 from tests.sessions_data import ARTIFACTS, chromium, write_session
 

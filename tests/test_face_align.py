@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from overlay.face_align import (
+from overlay.face.align import (
     FER_EYE_DISTANCE,
     FER_EYE_MIDPOINT,
     FER_EYE_TO_MOUTH,

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from overlay.face_dataset import load_labelled_faces, read_face_image
-from overlay.face_input import face_to_model_input
-from overlay.face_model import FaceExpressionModel
+from overlay.face.dataset import load_labelled_faces, read_face_image
+from overlay.face.model import FaceExpressionModel
+from overlay.face.preprocess import face_to_model_input
 from tests.conftest import write_image
 
 

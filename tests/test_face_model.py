@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from overlay.errors import ModelError
-from overlay.face_dataset import load_ferplus_votes, load_labelled_faces, read_face_image
-from overlay.face_model import FaceExpressionModel
+from overlay.face.dataset import load_ferplus_votes, load_labelled_faces, read_face_image
+from overlay.face.model import FaceExpressionModel
 from overlay.labels import EMOTIONS
-from overlay.model_files import bundled_model_path, sha256_of
+from overlay.models.bundled import bundled_model_path, sha256_of
 
 
 def test_bundled_model_loads_and_matches_its_card() -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay.blinks import BlinkEvent
-from overlay.face_stage import FaceStage
-from overlay.face_tracking import DEFAULT_LANDMARKS_PATH
+from overlay.face.blinks import BlinkEvent
+from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
+from overlay.face.stage import FaceStage
 from overlay.sources.video_file import VideoFileSource
 
 pytestmark = pytest.mark.skipif(not DEFAULT_LANDMARKS_PATH.is_file(), reason="libdlib-data not installed")
@@ -18,7 +18,7 @@ def test_talking_clip_gives_expressions_with_frame_timestamps(shared_data: Path)
     results = []
     with VideoFileSource(shared_data / "video" / "talking" / "2.mp4", paced=False) as source:
         while (frame := source.read()) is not None and frame.index < 60:
-            analysis = stage.analyse(frame)
+            analysis = stage.analyze(frame)
             assert analysis.timestamp == frame.timestamp and analysis.frame_index == frame.index
             results.append(analysis)
     with_face = [r for r in results if r.expression is not None]
@@ -36,7 +36,7 @@ def test_no_face_means_no_expression(shared_data: Path) -> None:
     stage = FaceStage()
     with VideoFileSource(shared_data / "video" / "face_presence" / "no_face.mp4", paced=False) as source:
         while (frame := source.read()) is not None and frame.index < 30:
-            analysis = stage.analyse(frame)
+            analysis = stage.analyze(frame)
             assert analysis.faces == () and analysis.expression is None
 
 
@@ -49,7 +49,7 @@ def test_blinks_on_a_real_clip_are_plausible(shared_data: Path) -> None:
         fps = source.fps
         while (frame := source.read()) is not None:
             timed = type(frame)(frame.image, frame.index / fps, frame.index)  # clip time, not decode time
-            events += stage.analyse(timed).blink_events
+            events += stage.analyze(timed).blink_events
     assert [e.kind for e in events] == ["blink", "blink"]
     assert [round(e.start, 1) for e in events] == pytest.approx([4.5, 6.8], abs=0.2)
 
@@ -58,7 +58,7 @@ def test_a_4k_frame_is_tracked_on_a_smaller_copy_and_reported_in_frame_pixels(sh
     """A 4K camera: analysis works on a scaled copy, faces still land where they are in the picture."""
     import cv2
 
-    from overlay.face_stage import ANALYSIS_MAX_SIDE
+    from overlay.face.stage import ANALYSIS_MAX_SIDE
     from overlay.records import VideoFrame
 
     with VideoFileSource(shared_data / "video" / "talking" / "2.mp4", paced=False) as source:
@@ -67,8 +67,8 @@ def test_a_4k_frame_is_tracked_on_a_smaller_copy_and_reported_in_frame_pixels(sh
     scale = 3840 / frame.image.shape[1]
     big = np.asarray(cv2.resize(frame.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
     assert max(big.shape[:2]) > ANALYSIS_MAX_SIDE
-    small_result = FaceStage().analyse(frame)
-    big_result = FaceStage().analyse(VideoFrame(big, frame.timestamp, frame.index))
+    small_result = FaceStage().analyze(frame)
+    big_result = FaceStage().analyze(VideoFrame(big, frame.timestamp, frame.index))
     assert small_result.faces and big_result.faces
     assert big_result.expression is not None and small_result.expression is not None
     small_box = np.array(small_result.faces[0].box, dtype=float) * scale

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from overlay.errors import ModelError
-from overlay.face_tracking import DEFAULT_LANDMARKS_PATH, FaceTracker, FaceTrackingSettings
+from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
+from overlay.face.tracking import FaceTracker, FaceTrackingSettings
 from overlay.sources.video_file import VideoFileSource
 
 needs_landmarks = pytest.mark.skipif(

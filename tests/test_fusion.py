@@ -116,7 +116,7 @@ def test_each_modality_counts_by_its_models_measured_figure_from_the_card() -> N
     import json
 
     from overlay.fusion import FusionSettings
-    from overlay.model_files import bundled_model_path
+    from overlay.models.bundled import bundled_model_path
 
     def card_f1(folder: str, name: str, split: str) -> float:
         card = json.loads(bundled_model_path(folder, name).read_text())

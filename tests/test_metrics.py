@@ -1,6 +1,6 @@
 import pytest
 
-from overlay.metrics import classification_report
+from overlay.analysis.metrics import classification_report
 
 
 def test_scores_match_a_hand_computed_example() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay.microphones import list_microphones, resolve_microphone
 from overlay.sources.microphone import MicrophoneSource
+from overlay.sources.microphone_devices import list_microphones, resolve_microphone
 from tests.conftest import run_cli
 from tests.media import tone
 from tests.pulse import VirtualMicrophone

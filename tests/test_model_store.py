@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from overlay import model_store
 from overlay.errors import ModelError
-from overlay.model_store import ModelSpec
-from overlay.nar_hash import nar_sha256
+from overlay.models import store as model_store
+from overlay.models.nar_hash import nar_sha256
+from overlay.models.store import ModelSpec
 from tests.conftest import run_cli
 
 
@@ -263,11 +263,11 @@ def test_cli_offline_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_face_tracking_finds_landmarks_pulled_into_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from overlay import face_tracking
+    from overlay.face import dlib as dlib_backend
 
-    monkeypatch.setattr(face_tracking, "DEFAULT_LANDMARKS_PATH", tmp_path / "no-debian-copy.dat")
+    monkeypatch.setattr(dlib_backend, "DEFAULT_LANDMARKS_PATH", tmp_path / "no-debian-copy.dat")
     monkeypatch.setenv("EMOTION_OVERLAY_MODELS", str(tmp_path / "store"))
     pulled = tmp_path / "store" / "dlib-landmarks-68" / "shape_predictor_68_face_landmarks.dat"
     pulled.parent.mkdir(parents=True)
     pulled.write_bytes(b"x")
-    assert face_tracking.default_landmarks_path() == pulled
+    assert dlib_backend.default_landmarks_path() == pulled

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from overlay.nar_hash import nar_sha256, nix32_decode
+from overlay.models.nar_hash import nar_sha256, nix32_decode
 
 
 def sri_hex(sri: str) -> str:

@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay.blinks import BlinkState
-from overlay.cli import _run_config, build_parser
+from overlay.cli.live import _run_config
+from overlay.cli.parser import build_parser
 from overlay.config import Config, ConfigError, ObsConfig, load_config, parse_config, to_toml, without_secrets
+from overlay.face.blinks import BlinkState
 from overlay.fusion import FusedState
-from overlay.obs_connection import PASSWORD_ENV, Backoff, ObsAddress, resolve_password
-from overlay.rendering import Captions, OverlayState, bars_image, bars_size
-from overlay.session_metadata import session_metadata
+from overlay.labels import EMOTIONS
+from overlay.obs.connection import PASSWORD_ENV, Backoff, ObsAddress, resolve_password
+from overlay.render.draw import Captions, OverlayState, bars_image, bars_size
+from overlay.session.metadata import session_metadata
 from overlay.sinks.obs import bars_reading, overlay_texts
 from tests.conftest import run_cli
 
@@ -88,8 +90,11 @@ def test_bad_obs_elements_flag_is_a_usage_error() -> None:
     assert result.returncode == 2 and "expected some of label,blinks,captions,bars" in result.stderr
 
 
-def _fused(label: str | None, confidence: float) -> FusedState:
-    probabilities = np.full(7, 0.1, dtype=np.float32) if label else None
+def _fused(label: str | None, confidence: float, top: float = 0.72) -> FusedState:
+    probabilities = None
+    if label:
+        probabilities = np.full(7, (1 - top) / 6, dtype=np.float32)
+        probabilities[EMOTIONS.index(label)] = top
     return FusedState(0.0, probabilities, label, confidence, 0.0, 0.0, {}, None)
 
 
@@ -99,6 +104,8 @@ def test_the_texts_shown_in_obs() -> None:
     assert overlay_texts(OverlayState(expression=face))["label"] == "sad 60%"  # the face when nothing is fused
     fused = OverlayState(expression=face, fused=_fused("happy", 0.715))
     assert overlay_texts(fused)["label"] == "happy 72%"  # the fused label when there is one
+    flat = OverlayState(expression=face, fused=_fused("surprise", 0.21, top=0.21))
+    assert overlay_texts(flat)["label"] == "unsure"  # never one label at 21 %
     assert overlay_texts(OverlayState(expression=face, fused=_fused(None, 0.0)))["label"] == "sad 60%"
     assert overlay_texts(OverlayState(expression=face, analysis_on=False))["label"] == "analysis paused"
     blinks = OverlayState(blink=BlinkState(None, None, False, 3, None))

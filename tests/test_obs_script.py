@@ -105,8 +105,8 @@ def real_program_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_script_runs_the_real_process_which_shows_the_overlay_in_obs(real_program_home: Path) -> None:
-    from overlay.obs_connection import ObsAddress, ObsConnection
-    from overlay.obs_scene import SCENE, source_name
+    from overlay.obs.connection import ObsAddress, ObsConnection
+    from overlay.obs.scene import SCENE, source_name
     from tests.obs import write_grey_clip
 
     home = real_program_home

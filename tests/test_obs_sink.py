@@ -16,11 +16,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from overlay.blinks import BlinkState
+from overlay.face.blinks import BlinkState
 from overlay.fusion import FusedState
-from overlay.obs_connection import ObsAddress, ObsAuthError, ObsConnection, ObsError
-from overlay.obs_scene import ELEMENTS, SCENE, remove_overlay, source_name
-from overlay.rendering import Captions, OverlayState
+from overlay.obs.connection import ObsAddress, ObsAuthError, ObsConnection, ObsError
+from overlay.obs.elements import ELEMENTS
+from overlay.obs.scene import SCENE, remove_overlay, source_name
+from overlay.render.draw import Captions, OverlayState
 from overlay.sinks.obs import ObsOverlaySink, ObsSinkSettings, overlay_texts
 from tests.conftest import run_cli
 from tests.obs import ObsInstance, free_port, start_obs_or_skip, wait_until, write_grey_clip
@@ -170,9 +171,9 @@ def test_a_chosen_scene_and_a_missing_one(address: ObsAddress, client: ObsConnec
 
 
 def test_a_source_deleted_while_running_is_recreated(tmp_path: Path) -> None:
-    # An OBS of its own, closed without removing the overlay: after a source was deleted and
-    # recreated, removing the scene crashes OBS 29 about once in 30 tries (a double free in
-    # obs_sceneitem_release, its UI thread), which would fail whichever test came next.
+    # An OBS of its own: this test deletes a source behind the sink's back, the sequence that
+    # crashed OBS 29 at the next cleanup (before remove_overlay unshowed our scene first), so
+    # that if OBS ever does crash here, only this test says so.
     own = start_obs_or_skip()
     address = ObsAddress("127.0.0.1", own.port, own.password)
     try:

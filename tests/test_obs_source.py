@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from overlay.face_tracking import DEFAULT_LANDMARKS_PATH
-from overlay.obs_connection import ObsAddress, ObsConnection, ObsError
-from overlay.obs_scene import remove_overlay, source_name
-from overlay.sessions import SUFFIX
+from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
+from overlay.obs.connection import ObsAddress, ObsConnection, ObsError
+from overlay.obs.scene import remove_overlay, source_name
+from overlay.session.store import SUFFIX
 from overlay.sources.obs_source import ObsFrameSource
 from overlay.sources.reconnecting import ReconnectingSource
 from tests.obs import ObsInstance, start_obs_or_skip, wait_until
@@ -69,7 +69,7 @@ def face_source(address: ObsAddress, face_picture: Path) -> Iterator[str]:
 
 @needs_landmarks
 def test_frames_from_an_obs_source_reach_the_face_stage(address: ObsAddress, face_source: str) -> None:
-    from overlay.face_stage import FaceStage
+    from overlay.face.stage import FaceStage
 
     source = ObsFrameSource(address, face_source, width=640, fps=10)
     try:
@@ -83,7 +83,7 @@ def test_frames_from_an_obs_source_reach_the_face_stage(address: ObsAddress, fac
     rate = (len(frames) - 1) / (frames[-1].timestamp - frames[0].timestamp)  # type: ignore[union-attr]
     assert 6 <= rate <= 11  # paced to the 10 frames/s asked for (and OBS keeps up with it)
     assert [f.index for f in frames if f is not None] == list(range(11))
-    analysis = FaceStage().analyse(frames[-1])  # type: ignore[arg-type]
+    analysis = FaceStage().analyze(frames[-1])  # type: ignore[arg-type]
     assert len(analysis.faces) == 1 and analysis.expression is not None
 
 

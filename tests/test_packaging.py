@@ -8,8 +8,8 @@ import venv
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT, run_cli, write_image
+from tests.fakes import make_clip
 from tests.media import tone, write_wav
-from tests.test_video_file_source import make_clip
 
 
 def test_the_installed_wheel_evaluates_checks_analyses_and_exports_on_its_own(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_the_installed_wheel_evaluates_checks_analyses_and_exports_on_its_own(tm
         [
             str(env_python),
             "-c",
-            "import overlay.model_files as m, asr; print(m.__file__); print(asr.__file__); "
+            "import overlay.models.bundled as m, asr; print(m.__file__); print(asr.__file__); "
             "print(m.bundled_model_path('face', 'face_expression.onnx')); "
             "print(m.bundled_model_path('voice', 'voice_emotion.onnx')); "
             "print(m.bundled_model_path('text', 'text_emotion.onnx')); "

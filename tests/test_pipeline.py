@@ -5,57 +5,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
-from overlay.blinks import BlinkState
-from overlay.face_stage import FaceAnalysis
-from overlay.pipeline import CAPTION_LINES, EVENTS_KEPT, LATENCIES_KEPT, LatestSlot, LivePipeline
-from overlay.records import AudioBlock, VideoFrame, VoiceEstimate
+from overlay.runtime.pipeline import CAPTION_LINES, LiveAudio, LivePipeline, PipelineSettings
+from overlay.runtime.slot import LatestSlot
+from overlay.runtime.stats import EVENTS_KEPT, LATENCIES_KEPT
 from overlay.sources.video_file import VideoFileSource
-from overlay.speech_stage import SpeechEvents
-from tests.test_video_file_source import make_clip
-
-NO_BLINKS = BlinkState(ear=None, baseline=None, eyes_closed=False, blink_count=0, blinks_per_minute=None)
-HAPPY = np.array([0, 0, 0, 1, 0, 0, 0], dtype=np.float32)
-
-
-class SlowAnalyser:
-    """Takes `seconds` per frame, like a heavy model on a busy machine."""
-
-    def __init__(self, seconds: float, fail_first: bool = False) -> None:
-        self.seconds = seconds
-        self.fail_first = fail_first
-        self.calls = 0
-
-    def analyse(self, frame: VideoFrame) -> FaceAnalysis:
-        self.calls += 1
-        if self.fail_first and self.calls == 1:
-            raise RuntimeError("simulated crash")
-        time.sleep(self.seconds)
-        return FaceAnalysis(frame.timestamp, frame.index, (), HAPPY, HAPPY, NO_BLINKS, ())
-
-
-class ListSink:
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.frames: list[npt.NDArray[np.uint8]] = []
-        self.fail_after = fail_after
-        self.closed = False
-
-    def send(self, image: npt.NDArray[np.uint8]) -> None:
-        if self.fail_after is not None and len(self.frames) >= self.fail_after:
-            raise OSError("device gone")
-        self.frames.append(image)
-
-    def close(self) -> None:
-        self.closed = True
+from tests.fakes import BrokenVoice, CountingSpeech, ListSink, QueueAudio, SlowAnalyzer, make_clip
 
 
 def test_slow_analysis_never_delays_the_video(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=50, fps=25.0, size=(320, 240)))
     sink = ListSink()
-    analyser = SlowAnalyser(0.5)
-    stats = LivePipeline(source, lambda: analyser, [sink]).run()
+    analyzer = SlowAnalyzer(0.5)
+    stats = LivePipeline(source, lambda: analyzer, [sink]).run()
     assert stats.frames_out == 50 and len(sink.frames) == 50
     assert max(stats.latencies_ms) < 250  # an analysis takes 500 ms
     assert stats.analyses < 10 and stats.frames_dropped_for_analysis > 30
@@ -66,7 +29,7 @@ def test_slow_analysis_never_delays_the_video(tmp_path: Path) -> None:
 def test_latest_analysis_is_drawn_on_later_frames(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=30, fps=25.0, size=(320, 240)))
     sink = ListSink()
-    LivePipeline(source, lambda: SlowAnalyser(0.01), [sink]).run()
+    LivePipeline(source, lambda: SlowAnalyzer(0.01), [sink]).run()
     # Before the first analysis only the indicator is drawn; afterwards the bars appear too.
     top_left = [int(np.any(f[:60, :100] != f[120, 300])) for f in sink.frames]
     assert top_left[-1] == 1
@@ -74,8 +37,8 @@ def test_latest_analysis_is_drawn_on_later_frames(tmp_path: Path) -> None:
 
 def test_crashed_stage_is_restarted_and_recorded(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=40, fps=25.0, size=(160, 120)))
-    analyser = SlowAnalyser(0.0, fail_first=True)
-    pipeline = LivePipeline(source, lambda: analyser, [ListSink()], restart_pause_s=0.05)
+    analyzer = SlowAnalyzer(0.0, fail_first=True)
+    pipeline = LivePipeline(source, lambda: analyzer, [ListSink()], PipelineSettings(restart_pause_s=0.05))
     stats = pipeline.run()
     assert [e.kind for e in stats.events] == ["stage_restarted"]
     assert "simulated crash" in stats.events[0].detail
@@ -85,7 +48,7 @@ def test_crashed_stage_is_restarted_and_recorded(tmp_path: Path) -> None:
 def test_failing_sink_is_dropped_and_the_others_go_on(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(160, 120)), paced=False)
     broken, healthy = ListSink(fail_after=3), ListSink()
-    stats = LivePipeline(source, lambda: SlowAnalyser(0.0), [broken, healthy]).run()
+    stats = LivePipeline(source, lambda: SlowAnalyzer(0.0), [broken, healthy]).run()
     assert len(broken.frames) == 3 and broken.closed
     assert len(healthy.frames) == 20
     assert [e.kind for e in stats.events] == ["sink_failed"]
@@ -93,7 +56,7 @@ def test_failing_sink_is_dropped_and_the_others_go_on(tmp_path: Path) -> None:
 
 def test_stop_from_another_thread_ends_the_run_promptly(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=10, fps=25.0, size=(160, 120)), loop=True)
-    pipeline = LivePipeline(source, lambda: SlowAnalyser(0.0), [ListSink()])
+    pipeline = LivePipeline(source, lambda: SlowAnalyzer(0.0), [ListSink()])
     timer = threading.Timer(0.5, pipeline.stop)
     timer.start()
     started = time.monotonic()
@@ -111,12 +74,15 @@ def test_latest_slot_keeps_only_the_newest() -> None:
 
 
 def test_a_live_run_is_recorded_in_its_timeline(tmp_path: Path) -> None:
-    from overlay.timeline import TimelineWriter, read_session
+    from overlay.session.reading import read_session
+    from overlay.session.timeline import TimelineWriter
 
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=50, fps=25.0, size=(160, 120)))
     writer = TimelineWriter(tmp_path / "live.sqlite", {"kind": "live"})
-    analyser = SlowAnalyser(0.0, fail_first=True)
-    pipeline = LivePipeline(source, lambda: analyser, [ListSink()], restart_pause_s=0.05, timeline=writer)
+    analyzer = SlowAnalyzer(0.0, fail_first=True)
+    pipeline = LivePipeline(
+        source, lambda: analyzer, [ListSink()], PipelineSettings(restart_pause_s=0.05), timeline=writer
+    )
     stats = pipeline.run()
     writer.close(stats.seconds)
     session = read_session(tmp_path / "live.sqlite")
@@ -129,55 +95,15 @@ def test_a_live_run_is_recorded_in_its_timeline(tmp_path: Path) -> None:
     assert session.duration_s == pytest.approx(stats.seconds, abs=0.01)
 
 
-class QueueAudio:
-    """Audio blocks handed over as a microphone would, then nothing."""
-
-    def __init__(self, blocks: int) -> None:
-        self.overflows = 0
-        self._blocks = [
-            AudioBlock(np.zeros(1600, np.float32), timestamp=time.monotonic() + 0.1 * i) for i in range(blocks)
-        ]
-
-    def read(self, timeout: float) -> AudioBlock | None:
-        if self._blocks:
-            return self._blocks.pop(0)
-        time.sleep(timeout)
-        return None
-
-    def close(self) -> None:
-        pass
-
-
-class BrokenVoice:
-    def feed(self, block: AudioBlock) -> list[VoiceEstimate]:
-        raise RuntimeError("voice model gone")
-
-
-class CountingSpeech:
-    recognizer_name = "counting"
-
-    def __init__(self) -> None:
-        self.blocks = 0
-
-    def feed(self, block: AudioBlock) -> SpeechEvents:
-        self.blocks += 1
-        return SpeechEvents(None, [])
-
-    def finish(self) -> SpeechEvents:
-        return SpeechEvents(None, [])
-
-
 def test_speech_recognition_hears_every_block_even_when_the_voice_stage_fails(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=75, fps=25.0, size=(160, 120)))
     speech = CountingSpeech()
     pipeline = LivePipeline(
         source,
-        lambda: SlowAnalyser(0.0),
+        lambda: SlowAnalyzer(0.0),
         [ListSink()],
-        restart_pause_s=0.05,
-        audio=QueueAudio(20),
-        make_voice_analyser=BrokenVoice,
-        make_speech_analyser=lambda: speech,
+        PipelineSettings(restart_pause_s=0.05),
+        LiveAudio(QueueAudio(20), BrokenVoice, lambda: speech),
     )
     stats = pipeline.run()
     assert speech.blocks == 20  # lossless, whatever the voice stage does
@@ -187,7 +113,7 @@ def test_speech_recognition_hears_every_block_even_when_the_voice_stage_fails(tm
 def test_what_a_run_keeps_in_memory_is_bounded(tmp_path: Path) -> None:
     """A service runs for days: per-frame figures and events are kept in ring buffers, not lists."""
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(64, 48)), loop=True, paced=False)
-    pipeline = LivePipeline(source, lambda: SlowAnalyser(0.0), [])
+    pipeline = LivePipeline(source, lambda: SlowAnalyzer(0.0), [])
     for i in range(EVENTS_KEPT + 50):
         pipeline.record_event("camera_lost", f"event {i}")
     stats = pipeline.run(max_seconds=0.0001)

@@ -4,9 +4,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from overlay.blinks import BlinkState
-from overlay.face_tracking import TrackedFace
-from overlay.rendering import OverlaySettings, OverlayState, render
+from overlay.face.blinks import BlinkState
+from overlay.face.tracking import TrackedFace
+from overlay.render.draw import OverlaySettings, OverlayState, render
 
 PROBS = np.array([0.05, 0.02, 0.03, 0.7, 0.1, 0.05, 0.05], dtype=np.float32)
 BLINK = BlinkState(ear=0.3, baseline=0.3, eyes_closed=False, blink_count=12, blinks_per_minute=17.0)
@@ -75,7 +75,7 @@ def test_paused_analysis_is_shown() -> None:
 
 @pytest.mark.parametrize(("width", "height"), [(640, 360), (1920, 1080)])
 def test_captions_wrap_inside_the_frame_above_the_blink_line(width: int, height: int) -> None:
-    from overlay.rendering import Captions
+    from overlay.render.draw import Captions
 
     frame = grey_frame(width, height)
     long_line = "so the thing I wanted to say about the budget is that we really need to plan ahead " * 2

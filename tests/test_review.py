@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from overlay.labels import EMOTIONS
-from overlay.review_server import ReviewServer
+from overlay.session.review_server import ReviewServer
 from tests import sessions_data
 from tests.sessions_data import ARTIFACTS, SESSION_ID, DevTools, chromium, use_sessions_folder, write_session
 

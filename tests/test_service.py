@@ -18,7 +18,7 @@ def user_systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={runtime / 'no-bus'}")
-    return tmp_path / "config" / "systemd" / "user" / "emotion-overlay.service"
+    return tmp_path / "config" / "systemd" / "user" / "emotion-overlay.cli.service"
 
 
 def test_install_writes_a_valid_unit_and_says_what_systemd_needs(user_systemd: Path) -> None:
@@ -28,7 +28,7 @@ def test_install_writes_a_valid_unit_and_says_what_systemd_needs(user_systemd: P
     assert "Restart=on-failure" in unit and "StartLimitBurst=5" in unit and "WantedBy=default.target" in unit
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert exec_start.endswith(" run") and os.access(exec_start.split("=", 1)[1].split()[0], os.X_OK)
-    assert "systemctl --user enable --now emotion-overlay.service" in result.stdout
+    assert "systemctl --user enable --now emotion-overlay.cli.service" in result.stdout
     assert "installed at" in run_cli(["service", "status"]).stdout
     if shutil.which("systemd-analyze"):
         verify = subprocess.run(

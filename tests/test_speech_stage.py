@@ -1,4 +1,4 @@
-"""The words path end to end: a real (virtual) microphone -> recogniser -> captions and text emotion."""
+"""The words path end to end: a real (virtual) microphone -> recognizer -> captions and text emotion."""
 
 import subprocess
 import time
@@ -6,16 +6,16 @@ import time
 import numpy as np
 import pytest
 
-from asr.flite import flite_available, synthesise
 from asr.pocketsphinx_backend import PocketSphinxRecognizer
-from asr.wer import word_error_rate
 from overlay.labels import EMOTIONS
-from overlay.microphones import resolve_microphone
 from overlay.records import TextEstimate
 from overlay.sources.microphone import MicrophoneSource
-from overlay.speech_stage import SpeechStage
-from overlay.text_model import TextEmotionModel
+from overlay.sources.microphone_devices import resolve_microphone
+from overlay.speech.stage import SpeechStage
+from overlay.speech.text_model import TextEmotionModel
+from tests.flite import flite_available, synthesise
 from tests.pulse import VirtualMicrophone
+from tests.wer import word_error_rate
 
 SAID = {
     "I am so happy to see you today": "happy",

@@ -9,9 +9,9 @@ import pytest
 
 from overlay.errors import ModelError
 from overlay.labels import EMOTIONS
-from overlay.model_files import bundled_model_path, sha256_of
-from overlay.text_dataset import as_transcript, load_goemotions
-from overlay.text_model import TextEmotionModel
+from overlay.models.bundled import bundled_model_path, sha256_of
+from overlay.speech.text_dataset import as_transcript, load_goemotions
+from overlay.speech.text_model import TextEmotionModel
 from tests.conftest import run_cli
 
 CLEAR_SENTENCES = {
@@ -46,7 +46,7 @@ def test_comments_are_written_as_a_recogniser_would_write_them() -> None:
     assert as_transcript("WOW!! [NAME] is SO funny :) \U0001f602") == "wow name is so funny"
     assert as_transcript("I can't believe it's 'true'...") == "i can't believe it's true"
     assert as_transcript("  Ugh.\n") == "ugh"
-    assert as_transcript("!!! :( \u2764") == ""  # nothing a recogniser would write
+    assert as_transcript("!!! :( \u2764") == ""  # nothing a recognizer would write
 
 
 def test_card_figures_hold_on_the_first_dev_rows(shared_data: Path) -> None:

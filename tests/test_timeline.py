@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay import timeline
 from overlay.labels import EMOTIONS
-from overlay.sessions import new_session_path
-from overlay.timeline import TimelineError, TimelineWriter, open_for_writing, read_session, read_thumbnail
+from overlay.session import schema
+from overlay.session.reading import read_session, read_thumbnail
+from overlay.session.schema import TimelineError, open_for_writing
+from overlay.session.store import new_session_path
+from overlay.session.timeline import TimelineWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HAPPY = np.array([0.05, 0.05, 0.05, 0.6, 0.05, 0.1, 0.1], np.float32)
@@ -35,7 +37,7 @@ def test_a_session_reads_back_what_was_written_with_times_from_its_start(tmp_pat
     path = tmp_path / "s.sqlite"
     write_small_session(path)
     session = read_session(path)
-    assert session.schema_version == timeline.SCHEMA_VERSION and session.metadata == {"kind": "test"}
+    assert session.schema_version == schema.SCHEMA_VERSION and session.metadata == {"kind": "test"}
     assert session.estimates["face"].t.tolist() == [0.5] and len(session.estimates["text"]) == 0
     np.testing.assert_allclose(session.estimates["voice"].probabilities[0], HAPPY, atol=1e-5)
     assert session.fused_rows[0].label == "happy" and session.fused_rows[0].weights["text"] == 0.0
@@ -53,13 +55,13 @@ def test_the_schema_is_documented_and_versioned(tmp_path: Path) -> None:
     write_small_session(path)
     with sqlite3.connect(path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == set(timeline.TABLES)
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == timeline.SCHEMA_VERSION
+        assert tables == set(schema.TABLES)
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in connection.execute("PRAGMA table_info(fused)")]
     assert columns[1:8] == [f"p_{label}" for label in EMOTIONS]
-    for table in timeline.TABLES:
-        assert table in (timeline.__doc__ or "")
+    for table in schema.TABLES:
+        assert table in (schema.__doc__ or "")
 
 
 def test_session_files_are_the_owners_alone(tmp_path: Path) -> None:
@@ -96,7 +98,7 @@ CRASHING_WRITER = """
 import sys, time
 import numpy as np
 from pathlib import Path
-from overlay.timeline import TimelineWriter
+from overlay.session.timeline import TimelineWriter
 origin = time.monotonic()
 writer = TimelineWriter(Path(sys.argv[1]), {"kind": "crash-test"}, origin=origin)
 print(origin, flush=True)
@@ -136,9 +138,9 @@ def test_kill_9_loses_at_most_the_last_second_and_the_file_stays_whole(tmp_path:
 def test_an_older_schema_is_migrated_when_opened_for_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "s.sqlite"
     write_small_session(path)
-    migrations = {**timeline.MIGRATIONS, 2: ("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''",)}
-    monkeypatch.setattr(timeline, "MIGRATIONS", migrations)
-    monkeypatch.setattr(timeline, "SCHEMA_VERSION", 2)
+    migrations = {**schema.MIGRATIONS, 2: ("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''",)}
+    monkeypatch.setattr(schema, "MIGRATIONS", migrations)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
     read_session(path)  # reading leaves an old file as it is
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == 1

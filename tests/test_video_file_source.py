@@ -2,22 +2,12 @@
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from overlay.errors import DataError
 from overlay.sources.video_file import VideoFileSource
-
-
-def make_clip(path: Path, frames: int = 20, fps: float = 25.0, size: tuple[int, int] = (64, 48)) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
-    assert writer.isOpened()
-    for i in range(frames):
-        image = np.full((size[1], size[0], 3), i * 10 % 256, dtype=np.uint8)
-        writer.write(image)
-    writer.release()
-    return path
+from tests.fakes import make_clip
 
 
 class FakeClock:

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay.audio_file import read_audio
-from overlay.synthetic_noise import add_noise, at_level, coloured_noise, hum
-from overlay.voice_activity import VoiceActivityDetector
-from overlay.voice_features import WINDOW_SAMPLES
+from models.voice.noise import add_noise, at_level, coloured_noise, hum
+from overlay.media.audio_file import read_audio
+from overlay.voice.activity import VoiceActivityDetector
+from overlay.voice.features import WINDOW_SAMPLES
 
 RAVDESS_FILE = "Actor_18/03-01-05-02-01-01-18.flac"  # angry, strong: "Kids are talking by the door"
 

@@ -3,7 +3,7 @@
 import librosa
 import numpy as np
 
-from overlay import voice_features as vf
+from overlay.voice import features as vf
 
 
 def test_the_filterbank_is_librosas() -> None:

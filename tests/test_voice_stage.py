@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlay.audio_file import read_audio
+from overlay.media.audio_file import read_audio
 from overlay.records import AudioBlock
-from overlay.voice_model import VoiceEmotionModel
-from overlay.voice_stage import VoiceStage
+from overlay.voice.model import VoiceEmotionModel
+from overlay.voice.stage import VoiceStage
 
 
 def blocks(samples: np.ndarray, start: float, size: int = 1600) -> list[AudioBlock]:

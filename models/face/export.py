@@ -4,9 +4,9 @@
 
 Writes models/face/face_expression.onnx and face_expression.json. Checks that onnxruntime
 gives the same probabilities as PyTorch on a batch of val images, then scores the exported
-file on the val split through the app's own code (overlay.evaluation) against FER2013's
+file on the val split through the app's own code (overlay.analysis.evaluation) against FER2013's
 labels and the FER+ majority labels, on the val faces framed other ways
-(overlay.face_framing) and re-cut by the live path, and times it at batch 1 on one thread.
+(overlay.face.framing) and re-cut by the live path, and times it at batch 1 on one thread.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import FaceExpressionNet, WithSoftmax
 from train import DEFAULT_DATA
 
-from overlay.evaluation import evaluate_face, score_face_framings
-from overlay.face_dataset import load_ferplus_votes, load_labelled_faces, read_face_image
-from overlay.face_input import face_to_model_input
-from overlay.face_model import FaceExpressionModel
+from overlay.analysis.evaluation import evaluate_face, score_face_framings
+from overlay.analysis.metrics import classification_report
+from overlay.face.dataset import load_ferplus_votes, load_labelled_faces, read_face_image
+from overlay.face.model import FaceExpressionModel
+from overlay.face.preprocess import face_to_model_input
 from overlay.labels import EMOTIONS
-from overlay.metrics import classification_report
-from overlay.model_files import sha256_of
+from overlay.models.bundled import sha256_of
 
 HERE = Path(__file__).resolve().parent
 OPSET = 17
@@ -109,9 +109,9 @@ def main() -> None:
             "shape": ["N", 1, 48, 48],
             "dtype": "float32",
             "range": [0.0, 1.0],
-            "preprocessing": "overlay.face_input.face_to_model_input: BGR->grey (OpenCV weights), resize to "
+            "preprocessing": "overlay.face.preprocess.face_to_model_input: BGR->grey (OpenCV weights), resize to "
             "48x48 (area when shrinking, bilinear when enlarging), /255. Live and analyze first cut the face "
-            "FER2013-framed from the 68 dlib landmarks (overlay.face_align). Per-image standardisation "
+            "FER2013-framed from the 68 dlib landmarks (overlay.face.align). Per-image standardisation "
             "(x - mean) / (std + 0.02) is inside the graph.",
         },
         "output": {"name": "probs", "shape": ["N", 7], "meaning": "softmax probabilities in label order"},

@@ -1,4 +1,4 @@
-"""Measure where FER2013 puts eyes and mouth in its crops (the constants of overlay.face_align).
+"""Measure where FER2013 puts eyes and mouth in its crops (the constants of overlay.face.align).
 
     pip install dlib-bin  &&  apt-get install libdlib-data
     python models/face/fer_geometry.py [--data ../shared/data/fer2013/val] [--every 6]
@@ -19,8 +19,8 @@ import cv2
 import dlib
 import numpy as np
 
-from overlay.face_dataset import read_face_image
-from overlay.face_input import to_gray
+from overlay.face.dataset import read_face_image
+from overlay.face.preprocess import to_gray
 
 PREDICTOR = Path("/usr/share/dlib/shape_predictor_68_face_landmarks.dat")
 ENLARGED = 192

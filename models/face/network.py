@@ -1,7 +1,7 @@
 """The face expression network (PyTorch), shared by train.py and export.py.
 
 A compact VGG-style CNN chosen for accuracy per millisecond on one CPU core. The input is a
-sharp 48x48 grey face (overlay.face_input), so the first stage works at full resolution,
+sharp 48x48 grey face (overlay.face.preprocess), so the first stage works at full resolution,
 narrow (one layer of 32 channels), and each later stage halves the grid and doubles the
 width, which keeps each of them at about the same cost (~30 M multiply-adds): 3x3 conv +
 BatchNorm + ReLU layers, 32 x1 at 48 px, then 64, 128 and 256 x2 at 24, 12 and 6 px, each

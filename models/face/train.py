@@ -37,9 +37,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import FaceExpressionNet
 
-from overlay.face_dataset import load_ferplus_votes, load_labelled_faces
+from overlay.analysis.metrics import classification_report
+from overlay.face.dataset import load_ferplus_votes, load_labelled_faces
 from overlay.labels import EMOTIONS
-from overlay.metrics import classification_report
 
 DEFAULT_DATA = Path(
     os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
@@ -280,8 +280,12 @@ def main() -> None:
     best = torch.load(args.out / "best.pt", weights_only=False)
     model.load_state_dict(best["state_dict"])
     ferplus, own = val_report(model)
-    summary = {"best_epoch": best["epoch"], "labels": args.labels, "val_ferplus": ferplus.to_json(),
-               "val_fer2013": own.to_json()}
+    summary = {
+        "best_epoch": best["epoch"],
+        "labels": args.labels,
+        "val_ferplus": ferplus.to_json(),
+        "val_fer2013": own.to_json(),
+    }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(
         f"best epoch {best['epoch']}: val (FER+ majority) accuracy {ferplus.accuracy:.4f} macro-F1 "

@@ -6,7 +6,7 @@ Writes models/text/text_emotion.onnx, text_emotion.json and text_tokenizer.json 
 tokenizer, loaded at run time with the `tokenizers` library). The float graph is checked
 against PyTorch, then quantised (dynamic int8 weights: 4x smaller, faster on CPU) and the
 quantised file is what ships; both are scored on the dev single-label subset through the
-app's own code (overlay.evaluation.evaluate_text; the shipped one also with each comment
+app's own code (overlay.analysis.evaluation.evaluate_text; the shipped one also with each comment
 written as a transcript) and timed per utterance on one thread.
 """
 
@@ -32,11 +32,11 @@ from soup import MIN_MACRO_F1, operating_point, prior_of, scan
 from train import DEFAULT_DATA, MAX_TOKENS
 from vocabulary import kept_ids, trimmed_tokenizer
 
-from overlay.evaluation import evaluate_text
+from overlay.analysis.evaluation import evaluate_text
 from overlay.labels import EMOTIONS
-from overlay.model_files import sha256_of
-from overlay.text_dataset import load_goemotions
-from overlay.text_model import TextEmotionModel
+from overlay.models.bundled import sha256_of
+from overlay.speech.text_dataset import load_goemotions
+from overlay.speech.text_model import TextEmotionModel
 
 HERE = Path(__file__).resolve().parent
 OPSET = 17
@@ -118,7 +118,7 @@ def main() -> None:
             "shape": ["N", "T"],
             "dtype": "int64",
             "also": "attention_mask [N, T] int64 (1 for tokens, 0 for padding)",
-            "preprocessing": "overlay.text_model: the all-MiniLM-L6-v2 WordPiece tokenizer (lower-cased, "
+            "preprocessing": "overlay.speech.text_model: the all-MiniLM-L6-v2 WordPiece tokenizer (lower-cased, "
             f"[CLS] ... [SEP]), truncated to {MAX_TOKENS} tokens",
         },
         "output": {"name": "probs", "shape": ["N", 7], "meaning": "softmax probabilities in label order"},

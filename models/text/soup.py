@@ -27,9 +27,9 @@ from network import TextEmotionNet, pretrained_dir
 from train import DEFAULT_DATA, MAX_TOKENS, logits
 from transformers import AutoTokenizer
 
+from overlay.analysis.metrics import classification_report
 from overlay.labels import EMOTIONS
-from overlay.metrics import classification_report
-from overlay.text_dataset import LabelledTexts, load_goemotions
+from overlay.speech.text_dataset import LabelledTexts, load_goemotions
 
 ALPHAS = tuple(round(float(a), 2) for a in np.arange(0.0, 1.01, 0.1))
 # Macro-F1 kept at or above this while accuracy is maximised: the target (0.62) plus 0.02,

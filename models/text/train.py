@@ -16,7 +16,7 @@ it also distils: every training row's 7-label distribution from the average of t
 fine-tuned runs (an ensemble, softened by --temperature) is a second target, weighted by
 --distill-weight (Hinton et al. 2015), so one network learns what several agree on. With
 --transcript-rate P each row is read, with probability P at each step, the way a speech
-recogniser would write it (lower case, no punctuation or emoji: `as_transcript`), because
+recognizer would write it (lower case, no punctuation or emoji: `as_transcript`), because
 in the app the model reads transcripts, not comments.
 """
 
@@ -39,9 +39,9 @@ from transformers import AutoTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import TextEmotionNet, pretrained_dir
 
+from overlay.analysis.metrics import ClassificationReport, classification_report
 from overlay.labels import EMOTIONS
-from overlay.metrics import ClassificationReport, classification_report
-from overlay.text_dataset import (
+from overlay.speech.text_dataset import (
     check_mapping_file,
     load_goemotions,
     project_labels,

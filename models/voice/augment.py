@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from overlay.synthetic_noise import add_noise, coloured_noise, hum
-from overlay.voice_features import SAMPLE_RATE
+from models.voice.noise import add_noise, coloured_noise, hum
+from overlay.voice.features import SAMPLE_RATE
 
 Audio = npt.NDArray[np.float32]
 SPEEDS = ((10, 11), (19, 20), (20, 19), (11, 10))  # resample ratios up/down: 1.1, 1.05, 0.95, 0.9 x speed

@@ -4,7 +4,7 @@
 
 Writes models/voice/voice_emotion.onnx and voice_emotion.json. Checks that onnxruntime gives
 the same probabilities as PyTorch on real windows, scores the exported file on the held-out
-actors through the app's own code (overlay.evaluation.evaluate_voice), clean and with 10 dB
+actors through the app's own code (overlay.analysis.evaluation.evaluate_voice), clean and with 10 dB
 of pink noise, and times one 2 s window (features + model) on one thread.
 """
 
@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from network import VoiceEmotionNet, WithSoftmax
 from train import DEFAULT_DATA, VAL_NOISE_SNR_DB, noisy_copy
 
-from overlay.evaluation import evaluate_voice
+from overlay.analysis.evaluation import evaluate_voice
 from overlay.labels import EMOTIONS
-from overlay.model_files import sha256_of
-from overlay.voice_activity import VoiceActivityDetector
-from overlay.voice_dataset import load_labelled_speech
-from overlay.voice_features import FRAMES, N_MELS, WINDOW_SAMPLES, log_mel
-from overlay.voice_model import VoiceEmotionModel
-from overlay.voice_windows import speech_windows
+from overlay.models.bundled import sha256_of
+from overlay.voice.activity import VoiceActivityDetector
+from overlay.voice.dataset import load_labelled_speech
+from overlay.voice.features import FRAMES, N_MELS, WINDOW_SAMPLES, log_mel
+from overlay.voice.model import VoiceEmotionModel
+from overlay.voice.windows import speech_windows
 
 HERE = Path(__file__).resolve().parent
 OPSET = 17
@@ -80,11 +80,11 @@ def main() -> None:
             "shape": ["N", 1, N_MELS, FRAMES],
             "dtype": "float32",
             "range": [-80.0, 0.0],
-            "preprocessing": "overlay.voice_features.log_mel: 2.0 s of 16 kHz mono audio (zero-padded if "
+            "preprocessing": "overlay.voice.features.log_mel: 2.0 s of 16 kHz mono audio (zero-padded if "
             "shorter); STFT n_fft 512, 25 ms Hann window, 10 ms hop, centred; 64 mel bands 60-7600 Hz "
             "(librosa Slaney); power in dB relative to the window's maximum, floored at -80 dB. "
             "Per-window standardisation is inside the graph. Windows: 2 s every 0.5 s, scored only when "
-            "overlay.voice_activity finds >= 30 % voiced 30 ms frames (WebRTC VAD, aggressiveness 3, "
+            "overlay.voice.activity finds >= 30 % voiced 30 ms frames (WebRTC VAD, aggressiveness 3, "
             "frames below -65 dBFS never voiced).",
         },
         "output": {"name": "probs", "shape": ["N", 7], "meaning": "softmax probabilities in label order"},

@@ -1,6 +1,6 @@
 """The voice emotion network (PyTorch), shared by train.py and export.py.
 
-Input: the log-mel window of overlay.voice_features ([N, 1, 64 mel bands, 201 frames of
+Input: the log-mel window of overlay.voice.features ([N, 1, 64 mel bands, 201 frames of
 10 ms] in dB relative to the window's peak). A compact CNN: the window is standardised
 inside the graph, four stages of two 3x3 conv + BatchNorm + ReLU layers (24, 48, 96, 160
 channels) with 2x2 max pooling between them, then the frequency axis is averaged away and

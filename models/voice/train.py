@@ -8,7 +8,7 @@ One command reproduces the shipped model (seeded; see MODEL_CARD.md for the figu
 
 Each epoch draws `--crops` random 2 s windows around the speech of every training file and
 passes each through a random microphone simulation (augment.py), then log-mel features
-(overlay.voice_features) and SpecAugment masks. Validation scores whole files the way
+(overlay.voice.features) and SpecAugment masks. Validation scores whole files the way
 `eval voice` does (mean over the speech windows), clean and with 10 dB of noise added.
 Writes best.pt (EMA weights with the best clean val accuracy + macro-F1), log.jsonl and
 summary.json to --out; runs/ is kept out of git.
@@ -36,13 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from augment import augment
 from network import VoiceEmotionNet
 
+from models.voice.noise import add_noise, coloured_noise
+from overlay.analysis.metrics import ClassificationReport, classification_report
 from overlay.labels import EMOTIONS
-from overlay.metrics import ClassificationReport, classification_report
-from overlay.synthetic_noise import add_noise, coloured_noise
-from overlay.voice_activity import VoiceActivityDetector
-from overlay.voice_dataset import load_labelled_speech
-from overlay.voice_features import WINDOW_SAMPLES, log_mel
-from overlay.voice_windows import clip_probabilities, speech_windows
+from overlay.voice.activity import VoiceActivityDetector
+from overlay.voice.dataset import load_labelled_speech
+from overlay.voice.features import WINDOW_SAMPLES, log_mel
+from overlay.voice.windows import clip_probabilities, speech_windows
 
 DEFAULT_DATA = Path(
     os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")

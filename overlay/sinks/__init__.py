@@ -1,1 +1,1 @@
-"""Where annotated frames go: one module per kind of sink (virtual camera; file, OBS and preview follow)."""
+"""Where annotated frames and readings go: the contracts and registry (base), one module per sink."""

@@ -9,7 +9,7 @@ The "obs-overlay" thread does the rest, on its own connection:
   and only when their text changed. A text update costs OBS about 0.4 ms a call (measured,
   README "OBS"), so even three changing texts at 10 Hz take well under 1 % of OBS's time,
   while 10 Hz is faster than a viewer reads a changing label.
-- The bars are an image we render (overlay.rendering.bars_image, true transparency) into a
+- The bars are an image we render (overlay.render.draw.bars_image, true transparency) into a
   PNG in the user's cache folder, replaced atomically, then SetInputSettings with the same
   file makes OBS reload it. That costs far more than text (encoding and decoding a PNG, an
   upload to the GPU), so it happens at `image_hz` (default 2 per second) and only when a bar
@@ -44,7 +44,7 @@ import numpy.typing as npt
 import platformdirs
 
 from overlay.labels import EMOTIONS
-from overlay.obs_connection import (
+from overlay.obs.connection import (
     Backoff,
     ObsAddress,
     ObsConnection,
@@ -53,8 +53,11 @@ from overlay.obs_connection import (
     ObsRequestError,
     ObsUnreachable,
 )
-from overlay.obs_scene import ELEMENTS, TEXT_ELEMENTS, OverlayScene, ensure_overlay, source_name
-from overlay.rendering import OverlayState, bars_image
+from overlay.obs.elements import ELEMENTS, TEXT_ELEMENTS
+from overlay.obs.scene import OverlayScene, ensure_overlay, source_name
+from overlay.render.draw import OverlayState, bars_image
+from overlay.render.wording import describe
+from overlay.sinks.base import SinkContext
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +102,11 @@ def overlay_texts(state: OverlayState | None) -> dict[str, str]:
     if not state.analysis_on:
         texts["label"] = "analysis paused"
     elif state.fused is not None and state.fused.label is not None:
-        texts["label"] = f"{state.fused.label} {state.fused.confidence * 100:.0f}%"
+        wording = describe(state.fused.probabilities) if state.fused.probabilities is not None else None
+        if wording is None or wording.kind == "confident":
+            texts["label"] = f"{state.fused.label} {state.fused.confidence * 100:.0f}%"
+        else:
+            texts["label"] = wording.text  # "mixed: sad / neutral", "unsure": never one label at 21 %
     elif state.expression is not None:
         top = int(np.argmax(state.expression))
         texts["label"] = f"{EMOTIONS[top]} {float(state.expression[top]) * 100:.0f}%"
@@ -124,7 +131,7 @@ def bars_reading(state: OverlayState | None) -> tuple[str, npt.NDArray[np.float3
 
 
 class ObsOverlaySink:
-    """A StateSink (overlay.pipeline) drawing the overlay with OBS sources. close() is idempotent."""
+    """A StateSink (overlay.sinks.base) drawing the overlay with OBS sources. close() is idempotent."""
 
     def __init__(
         self,
@@ -327,3 +334,12 @@ class ObsOverlaySink:
     def _event(self, kind: str, detail: str) -> None:
         if self._on_event is not None:
             self._on_event(kind, detail)
+
+
+def open_sink(context: SinkContext) -> ObsOverlaySink:
+    """The overlay as sources in the OBS that [obs] (and --obs-*) point at."""
+    from overlay.obs.connection import configured_address
+
+    obs = context.config.obs
+    settings = ObsSinkSettings(configured_address(obs), obs.scene, obs.elements, obs.update_hz, obs.image_hz)
+    return ObsOverlaySink(settings, on_event=context.on_event)

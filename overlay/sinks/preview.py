@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
+from overlay.sinks.base import SinkContext
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +68,7 @@ class PreviewSink:
                 cv2.waitKey(1)
             except cv2.error:
                 pass  # already gone with the window manager
+
+
+def open_sink(context: SinkContext) -> PreviewSink:
+    return PreviewSink()

@@ -9,6 +9,7 @@ to its last second or so.
 from __future__ import annotations
 
 import logging
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
-from overlay.private_files import create_private
+from overlay.files.private import create_private
+from overlay.sinks.base import SinkContext
 from overlay.sinks.letterbox import letterbox
 
 logger = logging.getLogger(__name__)
@@ -29,8 +31,10 @@ FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 class VideoFileSink:
     """Write BGR frames of one size to `path` at `fps`, as a fragmented MP4."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
+    def __init__(self, path: Path, width: int, height: int, fps: float, real_time: bool = False) -> None:
+        """`real_time`: frames are stamped by when they are sent (live), else one frame period apart (analyze)."""
         self.path, self.width, self.height = path, width, height
+        self._real_time = real_time
         if not path.parent.is_dir():
             raise OverlayError(f"{path.parent}: no such folder for the output video; create it or pass another --out")
         rate = Fraction(fps).limit_denominator(1001)
@@ -48,8 +52,11 @@ class VideoFileSink:
                 f"{path}: cannot write a video there ({err}); check the name (.mp4) and permissions"
             ) from err
         self._stream = stream
+        self._rate = float(rate)
         self._time_base = 1 / rate
         self._closed = False
+        self._started: float | None = None
+        self._last_pts = -1
         self.frames_written = 0
 
     def send(self, image: npt.NDArray[np.uint8]) -> None:
@@ -57,7 +64,15 @@ class VideoFileSink:
             return
         image = letterbox(image, self._stream.width, self._stream.height)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame.pts = self.frames_written
+        # Live, stamped by when it was sent, not by count: a frame the source skipped (it was
+        # late) leaves a gap instead of pulling the rest earlier, so the video keeps time with the sound.
+        pts = self._last_pts + 1
+        if self._real_time:
+            now = time.monotonic()
+            if self._started is None:
+                self._started = now
+            pts = max(pts, round((now - self._started) * self._rate))
+        frame.pts = self._last_pts = pts
         frame.time_base = self._time_base
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
@@ -72,3 +87,8 @@ class VideoFileSink:
             finally:
                 self._container.close()
             logger.info("wrote %d frames to %s", self.frames_written, self.path)
+
+
+def open_sink(context: SinkContext) -> VideoFileSink:
+    """[output] file (--out), at the source's size and rate."""
+    return VideoFileSink(Path(context.config.output.file), context.width, context.height, context.fps, real_time=True)

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
+from overlay.sinks.base import SinkContext
 from overlay.sinks.letterbox import letterbox
 
 logger = logging.getLogger(__name__)
@@ -76,3 +77,8 @@ def _our_loopback_device() -> str | None:
         if camera.name == CARD_LABEL:
             return camera.path
     return None
+
+
+def open_sink(context: SinkContext) -> VirtualCameraSink:
+    """The configured camera size ([camera] width/height) at the source's rate."""
+    return VirtualCameraSink(context.config.camera.width, context.config.camera.height, context.fps)

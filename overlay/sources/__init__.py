@@ -1,1 +1,1 @@
-"""Where frames come from: one module per kind of source (video file; camera and OBS follow)."""
+"""Where frames and sound come from: the contracts and registry (base), one module per source."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from overlay.errors import DataError
 from overlay.records import VideoFrame
+from overlay.sources.base import FrameSource, SourceContext
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,16 @@ class CameraSource:
         if not self._closed:
             self._closed = True
             self._capture.release()
+
+
+def claims(camera: str) -> bool:
+    return True  # the last in SOURCES: an index or (part of) a camera's name
+
+
+def open_source(camera: str, context: SourceContext) -> FrameSource:
+    """A webcam by index or name, reopened (with "camera unavailable" frames between) when it goes away."""
+    from overlay.sources.camera_devices import resolve_camera
+    from overlay.sources.reconnecting import ReconnectingSource
+
+    index, cam = resolve_camera(camera), context.config.camera
+    return ReconnectingSource(lambda: CameraSource(index, cam.width, cam.height, cam.fps), on_event=context.on_event)

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from overlay.device_names import pick_by_name
+from overlay.sources.device_names import pick_by_name
 
 logger = logging.getLogger(__name__)
 

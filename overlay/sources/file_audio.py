@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from overlay.audio_file import AudioClip
+from overlay.media.audio_file import AudioClip
 from overlay.records import AudioBlock
 
 logger = logging.getLogger(__name__)

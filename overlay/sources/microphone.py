@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from overlay.errors import DataError
-from overlay.microphones import sounddevice_module
 from overlay.records import AudioBlock
-from overlay.voice_features import SAMPLE_RATE
+from overlay.sources.microphone_devices import sounddevice_module
+from overlay.voice.features import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from overlay.obs_connection import NOT_FOUND, ObsAddress, ObsConnection, ObsError, ObsRequestError
+from overlay.obs.connection import NOT_FOUND, ObsAddress, ObsConnection, ObsError, ObsRequestError
 from overlay.records import VideoFrame
+from overlay.sources.base import FrameSource, SourceContext
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def parse_obs_camera(camera: str) -> str | None:
 
 
 class ObsFrameSource:
-    """A FrameSource (overlay.pipeline) reading one OBS source by screenshots. close() is idempotent."""
+    """A FrameSource (overlay.sources.base) reading one OBS source by screenshots. close() is idempotent."""
 
     def __init__(
         self,
@@ -143,3 +144,20 @@ class ObsFrameSource:
         if not self._closed:
             self._closed = True
             self._connection.close()
+
+
+def claims(camera: str) -> bool:
+    return parse_obs_camera(camera) is not None
+
+
+def open_source(camera: str, context: SourceContext) -> FrameSource:
+    """`--camera obs:NAME`: frames by GetSourceScreenshot, reconnected like a camera when OBS goes away."""
+    from overlay.obs.connection import configured_address
+    from overlay.sources.reconnecting import ReconnectingSource
+
+    name, obs = camera[len(PREFIX) :], context.config.obs
+    address = configured_address(obs)
+    return ReconnectingSource(
+        lambda: ObsFrameSource(address, name, width=obs.capture_width, fps=obs.capture_fps),
+        on_event=context.on_event,
+    )

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
-from overlay.pipeline import FrameSource
 from overlay.records import VideoFrame
+from overlay.sources.base import FrameSource
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from overlay.errors import DataError
 from overlay.records import VideoFrame
+from overlay.sources.base import FrameSource, SourceContext
 
 logger = logging.getLogger(__name__)
 
@@ -186,3 +187,12 @@ def video_start_seconds(path: Path) -> float:
             return float(stream.start_time * stream.time_base)
     except (av.error.FFmpegError, IndexError):
         return 0.0
+
+
+def claims(camera: str) -> bool:
+    """A video file's name, even before it exists (so a typo says "no such file", not "no such camera")."""
+    return Path(camera).suffix.lower() in VIDEO_SUFFIXES or Path(camera).exists()
+
+
+def open_source(camera: str, context: SourceContext) -> FrameSource:
+    return VideoFileSource(Path(camera), loop=context.loop)

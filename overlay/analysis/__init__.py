@@ -1,0 +1,1 @@
+"""Analysing stored recordings, and scoring the models on labelled data."""

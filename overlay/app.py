@@ -1,0 +1,242 @@
+"""Where the parts are built and wired together: one function for each way the app runs.
+
+build_live() is `run` (and the process `start` launches): the camera, the sound, the
+outputs, the three stages and the session file, wired into one LivePipeline. analyze_settings()
+is `analyze`: the same stages' settings for recordings. The command line (overlay.cli) only
+parses, calls these and prints; nothing here prints.
+
+Order matters when a live run is built: the face stage is built first, so that a missing
+or broken model fails before any device opens; then the camera, the sound and the outputs
+(a failure closes what was opened); the speech child last, so a broken recognizer model
+is reported before the first frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from overlay.errors import OverlayError
+from overlay.sinks.base import SINKS, FrameSink, SinkContext, StateSink, open_sink
+from overlay.sources.base import AudioSource, FrameSource, SourceContext, open_audio, open_camera
+
+if TYPE_CHECKING:
+    from overlay.analysis.recordings import AnalyzeSettings
+    from overlay.config import Config
+    from overlay.face.stage import FaceStageSettings
+    from overlay.fusion import FusionSettings
+    from overlay.runtime.pipeline import LivePipeline
+    from overlay.session.timeline import TimelineWriter
+
+logger = logging.getLogger(__name__)
+
+
+def check_output_file(config: Config, force: bool) -> None:
+    """`--sink file` never overwrites its own input, nor an existing file unless --force."""
+    if "file" not in config.output.sinks:
+        return
+    out = Path(config.output.file)
+    if out.is_dir():
+        raise OverlayError(f"{out}: is a folder; pass --out with a file name ending in .mp4")
+    if not out.exists():
+        return
+    camera = Path(config.camera.device)
+    if camera.exists() and os.path.samefile(out, camera):
+        raise OverlayError(f"{out}: is the input video itself; pass another --out so the input is not overwritten")
+    if not force:
+        raise OverlayError(f"{out}: already exists; pass --force to replace it or another --out")
+
+
+@dataclass
+class Outputs:
+    frame_sinks: list[FrameSink]
+    layouts: list[str]  # of each frame sink
+    state_sinks: list[StateSink]
+    kinds: list[str] = dataclasses.field(default_factory=list)  # the SINKS names that opened
+
+    def close(self) -> None:
+        sinks: list[FrameSink | StateSink] = [*self.frame_sinks, *self.state_sinks]
+        for sink in sinks:
+            sink.close()
+
+
+def layout_of(config: Config, kind: str) -> str:
+    """The layout an output shows: [overlay] layout when set, else that output's own ([output] <kind>_layout)."""
+    own: str = getattr(config.output, f"{kind}_layout", "compact")
+    return config.overlay.layout or own
+
+
+def open_outputs(config: Config, context: SinkContext) -> Outputs:
+    """The sinks [output] sinks names, split by what they take (overlay.sinks.base), with their layouts.
+
+    When several are asked for, one that cannot open is reported and the others go on.
+    """
+    kinds = config.output.sinks
+    outputs = Outputs([], [], [])
+    for kind in kinds:
+        try:
+            sink = open_sink(kind, context)
+        except OverlayError as err:
+            if len(kinds) == 1:
+                raise
+            logger.warning("%s; going on with the other outputs", err)
+            continue
+        if SINKS[kind].takes == "state":
+            outputs.state_sinks.append(sink)  # type: ignore[arg-type]
+        else:
+            outputs.frame_sinks.append(sink)  # type: ignore[arg-type]
+            outputs.layouts.append(layout_of(config, kind))
+        outputs.kinds.append(kind)
+    if not outputs.frame_sinks and not outputs.state_sinks:
+        raise OverlayError("none of the outputs could be opened (see the warnings above)")
+    return outputs
+
+
+def face_settings(config: Config) -> FaceStageSettings:
+    from overlay.face.stage import FaceStageSettings
+    from overlay.face.tracking import FaceTrackingSettings
+
+    landmarks = Path(config.face.landmarks) if config.face.landmarks else None
+    tracking = FaceTrackingSettings(landmarks_path=landmarks, detector=config.face.detector)
+    return FaceStageSettings(tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds)
+
+
+def fusion_settings(config: Config) -> FusionSettings:
+    from overlay.fusion import FusionSettings
+
+    return FusionSettings(smoothing_half_life_s=config.fusion.smoothing_seconds, hysteresis=config.fusion.hysteresis)
+
+
+def analyze_settings(config: Config, video_out: Path | None, thumbnails: bool) -> AnalyzeSettings:
+    """`analyze`: the live path's stage settings, for recordings."""
+    from overlay.analysis.recordings import AnalyzeSettings
+    from overlay.render.draw import OverlaySettings
+
+    return AnalyzeSettings(
+        video_out=video_out,
+        face=face_settings(config),
+        fusion=fusion_settings(config),
+        overlay=OverlaySettings(**dataclasses.asdict(config.overlay)),
+        layout=layout_of(config, "file"),
+        thumbnails=thumbnails or config.timeline.thumbnails,
+    )
+
+
+@dataclass
+class LiveRun:
+    """A wired live run: start it with pipeline.run(), then finish()."""
+
+    pipeline: LivePipeline
+    timeline: TimelineWriter | None
+    not_recorded: str  # why no session is being recorded ("" when one is, or none was asked for)
+    microphone: str  # what is listened to ("off" when nothing)
+    camera: str
+    video_out: Path | None = None  # the --sink file MP4, when it opened
+    sound_from: Path | None = None  # the video file played as the camera, whose sound goes under video_out
+
+    def status(self) -> dict[str, Any]:
+        """What `emotion-overlay status` shows (safe from another thread)."""
+        return {"running": True, "camera": self.camera, "microphone": self.microphone, **self.pipeline.snapshot()}
+
+    def finish(self) -> list[str]:
+        """Close the session file and put the input's sound under the MP4 (after pipeline.run()); what failed."""
+        if self.timeline is not None:
+            if self.pipeline.recognizer_name:
+                self.timeline.set_meta("recognizer", self.pipeline.recognizer_name)
+            self.timeline.close(duration_s=self.pipeline.stats.seconds)
+        if self.video_out is None or self.sound_from is None or not self.video_out.exists():
+            return []
+        from overlay.media.mux import add_sound
+
+        try:
+            add_sound(self.video_out, self.sound_from, self.video_out, trim=True)  # written beside, renamed over
+        except OverlayError as err:
+            return [f"{err}; the video is kept without sound"]
+        return []
+
+
+def build_live(config: Config, loop: bool) -> LiveRun:
+    """`run`: everything wired, devices open, nothing running yet."""
+    from overlay.face.stage import FaceStage
+    from overlay.render.draw import OverlaySettings
+    from overlay.runtime.pipeline import LiveAudio, LivePipeline, PipelineSettings
+    from overlay.session.schema import DiskFullError
+    from overlay.speech.process import SpeechProcess
+    from overlay.voice.stage import VoiceStage, VoiceStageSettings
+
+    face = face_settings(config)
+    spare_face = [FaceStage(face)]  # built now so that a missing model fails before any device opens
+    voice = VoiceStageSettings()
+    spare_voice = [VoiceStage(voice)] if config.audio.microphone != "off" else []
+    spare_speech: list[SpeechProcess] = []
+    running: list[LivePipeline] = []  # sources and sinks report camera loss etc. into the pipeline's events
+
+    def on_event(kind: str, detail: str) -> None:
+        if running:
+            running[0].record_event(kind, detail)
+
+    source = open_camera(config.camera.device, SourceContext(config, loop, on_event))
+    audio: AudioSource | None = None
+    outputs = Outputs([], [], [])
+    try:
+        audio = open_audio(config.audio.microphone, source, SourceContext(config, loop, on_event))
+        outputs = open_outputs(config, _sink_context(config, source, on_event))
+        if audio is not None:
+            spare_speech.append(SpeechProcess())  # its own process; a broken model fails here, before any frame
+    except BaseException:
+        source.close()
+        if audio is not None:
+            audio.close()
+        outputs.close()
+        raise
+    timeline, not_recorded = None, ""
+    if config.timeline.record:
+        try:
+            timeline = _open_timeline(config, audio is not None)
+        except DiskFullError as err:  # the video still goes on; the last line and exit status say so
+            not_recorded = str(err)
+    settings = PipelineSettings(
+        OverlaySettings(**dataclasses.asdict(config.overlay), mirror=config.camera.mirror),
+        fusion_settings(config),
+        thumbnails=config.timeline.thumbnails,
+        layouts=tuple(outputs.layouts),
+    )
+    sound = None
+    if audio is not None:
+        sound = LiveAudio(
+            audio,
+            lambda: spare_voice.pop() if spare_voice else VoiceStage(voice),
+            lambda: spare_speech.pop() if spare_speech else SpeechProcess(),
+        )
+
+    def face_stage() -> FaceStage:
+        return spare_face.pop() if spare_face else FaceStage(face)
+
+    pipeline = LivePipeline(source, face_stage, outputs.frame_sinks, settings, sound, timeline, outputs.state_sinks)
+    running.append(pipeline)
+    microphone = config.audio.microphone if audio is not None else "off"
+    from overlay.sources.video_file import VideoFileSource
+
+    video_out = Path(config.output.file) if "file" in outputs.kinds else None
+    sound_from = source.path if isinstance(source, VideoFileSource) else None
+    return LiveRun(pipeline, timeline, not_recorded, microphone, config.camera.device, video_out, sound_from)
+
+
+def _sink_context(config: Config, source: FrameSource, on_event: Callable[[str, str], None]) -> SinkContext:
+    return SinkContext(config, source.width, source.height, source.fps, on_event)
+
+
+def _open_timeline(config: Config, with_audio: bool) -> TimelineWriter:
+    """A new session file for a live run, in the sessions folder."""
+    from overlay.session.metadata import session_metadata
+    from overlay.session.store import start_new_session
+
+    microphone = config.audio.microphone if with_audio else None
+    metadata = session_metadata("live", config.camera.device, microphone, config)
+    writer: TimelineWriter = start_new_session("live", metadata)
+    return writer

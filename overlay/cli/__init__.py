@@ -1,0 +1,1 @@
+"""The `emotion-overlay` command line: the only package that prints or exits."""

@@ -1,0 +1,90 @@
+"""What every command shares: exit statuses, the config file, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import TYPE_CHECKING
+
+from overlay.errors import OverlayError
+
+if TYPE_CHECKING:
+    from overlay.config import Config
+
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+MAX_FRAME_SIDE = 7680  # 8K UHD: no camera or virtual camera goes beyond it
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def frame_side(text: str) -> int:
+    value = positive_int(text)
+    if not 16 <= value <= MAX_FRAME_SIDE:
+        raise argparse.ArgumentTypeError(f"must be 16 to {MAX_FRAME_SIDE} pixels (8K), got {value}")
+    return value
+
+
+def seconds_or_zero(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = seconds_or_zero(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def actor_set(text: str) -> frozenset[int]:
+    """ "17-20" or "17,18,20" -> a set of RAVDESS actor numbers."""
+    actors: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            actors.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected actor numbers like 17-20 or 17,19, got {text!r}") from None
+    return frozenset(actors)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    from overlay.config import load_config
+
+    if args.config is not None and not args.config.is_file():
+        raise OverlayError(f"{args.config}: no such config file; check the path given to --config")
+    return load_config(args.config)
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 (any free port) to 65535, got {value}")
+    return value
+
+
+def obs_elements(text: str) -> tuple[str, ...]:
+    from overlay.config import OBS_ELEMENTS
+
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [part for part in chosen if part not in OBS_ELEMENTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(OBS_ELEMENTS)}, got {text!r}")
+    return chosen

@@ -1,0 +1,204 @@
+"""The command line's parser: every command, its flags and its handler."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from overlay import __version__
+from overlay.cli.common import actor_set, port, positive_int
+from overlay.cli.live import add_run_options, control_command, run_command, start_command, status_command
+from overlay.cli.recordings import add_eval_options, analyze_command
+from overlay.cli.sessions import export_command, review_command, sessions_command
+from overlay.cli.setup import config_command, devices_command, doctor_command, models_command, service_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emotion-overlay",
+        description="Local, real-time emotion overlay: face, voice and words, fused and drawn on your video.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--config", type=Path, metavar="TOML", help="settings file (default: `emotion-overlay config path`)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_eval(commands)
+    _add_live(commands)
+    _add_analyze(commands)
+    _add_setup(commands)
+    _add_sessions(commands)
+    return parser
+
+
+def _add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """eval face | voice | text."""
+    evaluate = commands.add_parser("eval", help="score a model on labelled data")
+    modalities = evaluate.add_subparsers(dest="modality", metavar="MODALITY", required=True)
+    face = modalities.add_parser(
+        "face",
+        help="score the face expression model on DIR/<label>/*.jpg|png",
+        description="Score the face expression model on face crops in DIR/<label>/ (any size, grey or colour). "
+        "Folder names: angry, disgust, fear, happy, sad, surprise, neutral, or common synonyms.",
+    )
+    face.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <label>/ sub-folders")
+    face.add_argument(
+        "--ferplus",
+        type=Path,
+        metavar="CSV",
+        help="score against the FER+ majority labels in this ferplus_votes.csv instead of the folder names",
+    )
+    add_eval_options(face)
+    voice = modalities.add_parser(
+        "voice",
+        help="score the voice emotion model on RAVDESS-named .wav/.flac files under DIR",
+        description="Score the voice emotion model on RAVDESS-named audio files anywhere under DIR "
+        "(03-01-EE-II-SS-RR-AA.wav|flac; the label comes from EE, calm counts as neutral). One prediction "
+        "per file: the mean over its 2 s speech windows, as live.",
+    )
+    voice.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder searched recursively")
+    voice.add_argument("--actors", type=actor_set, metavar="LIST", help="only these actors, e.g. 17-20")
+    add_eval_options(voice)
+    text = modalities.add_parser(
+        "text",
+        help="score the text emotion model on a GoEmotions TSV file",
+        description="Score the text emotion model on the single-label rows of a GoEmotions TSV file "
+        "(text<TAB>label ids<TAB>id; ids 0-27 mapped to the 7 labels through GoEmotions' Ekman grouping).",
+    )
+    text.add_argument("--data", type=Path, required=True, metavar="FILE", help="GoEmotions .tsv file")
+    text.add_argument(
+        "--as-transcripts",
+        action="store_true",
+        help="first write each comment as a speech recognizer would (lower case, no punctuation or emoji)",
+    )
+    add_eval_options(text)
+
+
+def _add_live(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """run, start, status, stop, pause, resume."""
+    run = commands.add_parser(
+        "run",
+        help="the live overlay: camera -> analysis -> virtual camera / file / preview",
+        description="Read the camera (or a video file played as one), draw the face analysis on every frame "
+        "and send the result to the virtual camera, an MP4 file and/or a preview window. Settings come from "
+        "the config file (`emotion-overlay config show`); flags override them. Ctrl-C or SIGTERM stops it.",
+    )
+    obs_flags = add_run_options(run)
+    obs_flags.add_argument(
+        "--obs-cleanup", action="store_true", help="remove the overlay's scene and sources from OBS, then exit"
+    )
+    run.set_defaults(handler=run_command)
+
+    start = commands.add_parser(
+        "start",
+        help="`run` in the background (same flags); `status`, `pause`, `resume`, `stop` control it",
+        description="Start the live overlay as a background process with the same flags as `run`, and return "
+        "once it answers. Only one runs at a time. Its log goes to overlay.log in the state folder.",
+    )
+    add_run_options(start)
+    start.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to answer (default 60)")
+    start.set_defaults(handler=start_command)
+    status = commands.add_parser("status", help="is the background overlay running, and how is it doing")
+    status.add_argument("--json", action="store_true", help='print one JSON object ({"running": false} if not)')
+    status.set_defaults(handler=status_command)
+    for name, summary in (
+        ("stop", "stop the background overlay (its session is closed properly)"),
+        ("pause", 'privacy switch: stop analysing, keep the video going (marked "analysis paused")'),
+        ("resume", "analyse again after `pause`"),
+    ):
+        commands.add_parser(name, help=summary).set_defaults(handler=control_command)
+
+
+def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """analyze."""
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyse recordings (MP4/MOV/WAV) into session timelines",
+        description="Run the whole pipeline (face, blinks, voice, words, fusion) on recordings as fast as the "
+        "machine allows. Each file gets its own session timeline in the sessions folder (`emotion-overlay "
+        "sessions list`, `emotion-overlay review`); with --video also an annotated MP4 with the original sound. "
+        "Several files are analysed in parallel, one per core. With --json, one JSON object per file per line.",
+    )
+    analyze.add_argument("files", nargs="+", type=Path, metavar="FILE", help="MP4, MOV, MKV, WAV, FLAC... files")
+    analyze.add_argument("--video", action="store_true", help="also write <name>.annotated.mp4 (with the sound)")
+    analyze.add_argument("--out", type=Path, metavar="DIR", help="folder for the annotated videos (default: .)")
+    analyze.add_argument("--json", action="store_true", help="print each file's summary as one JSON line")
+    analyze.add_argument("--jobs", type=positive_int, help="files analysed at once (default: one per core)")
+    analyze.add_argument("--thumbnails", action="store_true", help="keep small face pictures for the review page")
+    analyze.set_defaults(handler=analyze_command)
+
+
+def _add_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """service, doctor, devices, models, config."""
+    service = commands.add_parser(
+        "service",
+        help="start at login (systemd user unit): install | uninstall | status",
+        description="Install a systemd user unit that runs `emotion-overlay run` at login with the settings of the "
+        "config file, restarts it on failure and logs to the journal.",
+    )
+    service.add_argument("action", choices=("install", "uninstall", "status"))
+    service.add_argument("--no-start", action="store_true", help="install and enable, but do not start it now")
+    service.set_defaults(handler=service_command)
+
+    doctor = commands.add_parser("doctor", help="check libraries, models, devices, OBS and the data folder")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.set_defaults(handler=doctor_command)
+
+    devices = commands.add_parser("devices", help="list cameras and microphones")
+    devices.add_argument("--json", action="store_true", help="print one JSON object")
+    devices.set_defaults(handler=devices_command)
+
+    models = commands.add_parser(
+        "models",
+        help="upstream models: list | pull NAME | verify [NAME] | remove NAME",
+        description="Fetch, check and remove the upstream models the app can use (Vosk speech recognizers, "
+        "dlib's face landmarks). Each download is checked against a pinned sha256 before it is installed.",
+    )
+    models.add_argument("action", choices=("list", "pull", "verify", "remove"))
+    models.add_argument("name", nargs="?", help="model name from `models list`")
+    models.add_argument("--file", type=Path, help="install from an archive you downloaded yourself")
+    models.add_argument("--trust-unpinned", action="store_true", help="install a model that has no pinned checksum")
+    models.set_defaults(handler=models_command)
+
+    config = commands.add_parser("config", help="the settings file: path | show | edit | reset")
+    config.add_argument("action", choices=("path", "show", "edit", "reset"))
+    config.set_defaults(handler=config_command)
+
+
+def _add_sessions(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """review, export, sessions."""
+    review = commands.add_parser(
+        "review",
+        help="review recorded sessions in the browser (127.0.0.1 only)",
+        description="Serve the review page for the sessions folder on 127.0.0.1, print its address (with a "
+        "one-time access token) and open it in the default browser. Ctrl-C or SIGTERM stops it.",
+    )
+    review.add_argument("session", nargs="?", metavar="SESSION", help="session id or file to open first")
+    review.add_argument("--port", type=port, default=0, help="port to listen on (default: any free port)")
+    review.add_argument("--no-browser", action="store_true", help="only print the address")
+    review.set_defaults(handler=review_command)
+
+    export = commands.add_parser(
+        "export",
+        help="write a session as CSV, JSON or a self-contained HTML report",
+        description="Write one session as a CSV table (one row per measurement, a `table` column says which "
+        "kind), the review JSON, or one HTML file that shows the charts and transcript offline.",
+    )
+    export.add_argument("session", metavar="SESSION", help="session id, file, or `latest`")
+    export.add_argument("--format", required=True, choices=("csv", "json", "html"))
+    export.add_argument(
+        "--out", type=Path, help="file or folder to write, - for standard output (default: ./<session id>.<format>)"
+    )
+    export.add_argument("--force", action="store_true", help="replace an existing file")
+    export.add_argument("--no-thumbnails", action="store_true", help="leave the face thumbnails out of an HTML report")
+    export.set_defaults(handler=export_command)
+
+    sessions = commands.add_parser("sessions", help="recorded sessions: list | delete SESSION...")
+    sessions_actions = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = sessions_actions.add_parser("list", help="id, start, length and dominant emotion of each session")
+    listing.add_argument("--json", action="store_true", help="print one JSON list")
+    delete = sessions_actions.add_parser("delete", help="delete sessions (asks first unless --yes)")
+    delete.add_argument("sessions", nargs="+", metavar="SESSION", help="full session id or file")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sessions.set_defaults(handler=sessions_command)

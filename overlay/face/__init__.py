@@ -1,0 +1,1 @@
+"""The face path: detection, landmarks, alignment, the expression model, blinks, and the face stage."""

@@ -1,0 +1,65 @@
+"""One output's overlay: the layout it shows, drawn into each frame.
+
+compact (overlay.render.compact) is for what other people see (virtual camera, OBS);
+detailed (overlay.render.draw: the bars of every modality, the fused panel) for the
+preview window and recordings; clean leaves the camera picture as it is (analysis and
+recording still run), for a meeting where only the person should see the readings (in the
+preview). `mirror` flips the picture like a selfie view before anything is drawn, so the
+text stays readable for whoever watches this output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from overlay.render import LAYOUTS
+from overlay.render.compact import CompactLayer, blend, card_content
+from overlay.render.draw import OverlaySettings, OverlayState, render
+from overlay.render.placement import Box
+from overlay.render.wording import WordingRule
+
+
+def primary_face(state: OverlayState, width: int, mirror: bool) -> Box | None:
+    """The user's face box in the drawn (possibly mirrored) picture."""
+    for face in state.faces:
+        if face.primary:
+            x, y, w, h = face.box
+            return (width - x - w if mirror else x), y, w, h
+    return None
+
+
+class Renderer:
+    """Draws one layout; keeps what the compact layout caches between frames."""
+
+    def __init__(self, layout: str, settings: OverlaySettings) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
+        self.layout = layout
+        self.settings = settings
+        rule = WordingRule(settings.confident_at, settings.lead_at, settings.mixed_at)
+        self._compact = CompactLayer(rule=rule)
+
+    def draw(self, frame: npt.NDArray[np.uint8], state: OverlayState) -> npt.NDArray[np.uint8]:
+        """A new frame (the input is not modified)."""
+        if self.layout == "detailed":
+            return render(frame, state, self.settings)
+        image: npt.NDArray[np.uint8] = np.array(frame[:, ::-1] if self.settings.mirror else frame, dtype=np.uint8)
+        if self.layout == "compact":
+            height, width = image.shape[:2]
+            fused = state.fused
+            card = card_content(
+                fused.probabilities if fused is not None else None,
+                fused.valence if fused is not None else 0.0,
+                fused.arousal if fused is not None else 0.0,
+                state.blink.blinks_per_minute if state.blink is not None and self.settings.blinks else None,
+                state.analysis_on,
+                self._compact.rule,
+            )
+            captions = None
+            if self.settings.captions and state.captions is not None:
+                captions = (state.captions.finals, state.captions.partial)
+            face = primary_face(state, width, self.settings.mirror)
+            for patch in self._compact.patches((width, height), card, captions, face):
+                blend(image, patch)
+        return image

@@ -1,0 +1,1 @@
+"""The live pipeline: threads, queues and supervision, with no modality wired in."""

@@ -1,0 +1,1 @@
+"""Sessions: the timeline file, what is recorded, where sessions live, summaries, exports, review."""

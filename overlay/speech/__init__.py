@@ -1,0 +1,1 @@
+"""The words path: speech recognition in its own process, captions, and the text emotion model."""

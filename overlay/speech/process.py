@@ -1,0 +1,189 @@
+"""The words path in a process of its own.
+
+Speech recognizers spend long stretches in C code that holds Python's global interpreter
+lock; in the app's process that delayed video frames (bench/live.py: added latency p95
+2.8 -> 18 ms with PocketSphinx in a thread). Here the recognizer and the text model run in
+a child process: the app sends it audio blocks and collects partial and final results
+without ever waiting on it. A recognizer that crashes takes only the child with it.
+
+The child never outlives the app: a thread in it waits on the parent's process sentinel
+(multiprocessing.parent_process(), portable) and ends the child within a fraction of a
+second of the parent's death, however it died (kill -9 included). The app's own exit never
+waits on the child either: the request queue's feeder thread is not joined at exit
+(`cancel_join_thread`), so a child that stopped reading cannot hold the app up.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import resource
+import threading
+import time
+from typing import Any
+
+from overlay.errors import OverlayError
+from overlay.records import AudioBlock, TextEstimate
+from overlay.speech.stage import SpeechEvents
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+FINISH_TIMEOUT_S = 5.0  # for the last words; a child that does not answer by then is ended
+# At stop the child may still hold a backlog of blocks (a loaded machine): after this long it
+# skips the rest and gives its last words, so that stopping stays quick.
+FINISH_GRACE_S = 0.25
+
+
+class SpeechProcess:
+    """A SpeechAnalyzer whose work happens in a child process; feed() never blocks."""
+
+    def __init__(self, vosk_model: str | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._requests: Any = context.Queue()
+        self._results: Any = context.Queue()
+        self._hurry: Any = context.Event()
+        self._process = context.Process(
+            target=_serve,
+            args=(self._requests, self._results, self._hurry, vosk_model),
+            name="speech-recognition",
+            daemon=True,
+        )
+        self._process.start()
+        # Blocks still in the queue when the app ends are of no use to anyone: never let
+        # the interpreter's exit wait for them to reach a child that may not be reading.
+        self._requests.cancel_join_thread()
+        kind, payload = self._next(START_TIMEOUT_S)
+        if kind != "ready":
+            self._process.join(timeout=5)
+            raise OverlayError(f"speech recognition could not start: {payload}")
+        self.recognizer_name = str(payload)
+        self.cpu_seconds = 0.0
+        self.peak_rss_mb = 0.0
+
+    def _next(self, timeout: float) -> tuple[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item: tuple[str, Any] = self._results.get(timeout=0.5)
+                return item
+            except queue.Empty:
+                if not self._process.is_alive():
+                    return "error", f"the speech process ended (exit code {self._process.exitcode})"
+                if time.monotonic() > deadline:
+                    return "error", "no answer from the speech process"
+
+    def feed(self, block: AudioBlock) -> SpeechEvents:
+        if not self._process.is_alive():
+            raise OverlayError(f"the speech process ended (exit code {self._process.exitcode})")
+        self._requests.put(("feed", block))
+        return self._collect()
+
+    def _collect(self) -> SpeechEvents:
+        partial = None
+        finals: list[TextEstimate] = []
+        while True:
+            try:
+                kind, payload = self._results.get_nowait()
+            except queue.Empty:
+                return SpeechEvents(partial, finals)
+            if kind == "events":
+                partial = payload.partial or partial
+                finals += payload.finals
+            elif kind == "error":
+                raise OverlayError(f"speech recognition failed: {payload}")
+
+    def finish(self) -> SpeechEvents:
+        """The last results; stops the child process."""
+        self._requests.put(("finish", None))
+        hurry_at = time.monotonic() + FINISH_GRACE_S
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        partial = None
+        finals: list[TextEstimate] = []
+        while True:
+            try:
+                kind, payload = self._results.get(timeout=0.05)
+            except queue.Empty:
+                now = time.monotonic()
+                if now > hurry_at:
+                    self._hurry.set()
+                if not self._process.is_alive() or now > deadline:
+                    logger.warning("speech recognition did not finish cleanly: no answer from the speech process")
+                    break
+                continue
+            if kind == "events":
+                partial = payload.partial or partial
+                finals += payload.finals
+            elif kind == "finished":
+                self.cpu_seconds, self.peak_rss_mb, skipped = payload
+                if skipped:
+                    logger.warning(
+                        "stopping: %.1f s of queued sound was not transcribed (the machine was behind)", skipped
+                    )
+                break
+            else:
+                logger.warning("speech recognition did not finish cleanly: %s", payload)
+                break
+        # Everything it had is here: end it now rather than wait for its interpreter to shut
+        # down (a few hundred ms on a loaded machine, which `stop` would wait for).
+        self.close()
+        return SpeechEvents(partial, finals)
+
+    def close(self) -> None:
+        """End the child now, without waiting for its results (idempotent)."""
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=2)
+            if self._process.is_alive():  # stopped or stuck in C code: SIGTERM waits, SIGKILL does not
+                self._process.kill()
+                self._process.join(timeout=2)
+
+
+def _exit_with_parent() -> None:
+    """In the child: end this process as soon as the parent process is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's sentinel closes: it exited or was killed
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> None:
+    """The child: build the stage, then answer requests until `finish`."""
+    _exit_with_parent()
+    from overlay.speech.stage import SpeechStage, open_recognizer
+
+    logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")
+    try:
+        stage = SpeechStage(open_recognizer(vosk_model))
+    except Exception as err:  # reported to the parent as one line
+        results.put(("error", f"{type(err).__name__}: {err}"))
+        return
+    results.put(("ready", stage.recognizer_name))
+    skipped = 0.0  # seconds of sound dropped because the app is stopping and we were behind
+    while True:
+        kind, payload = requests.get()
+        try:
+            if kind == "feed" and hurry.is_set():
+                skipped += len(payload.samples) / payload.sample_rate
+                continue
+            if kind == "feed":
+                events = stage.feed(payload)
+                if events.partial is not None or events.finals:
+                    results.put(("events", events))
+                continue
+            results.put(("events", stage.finish()))
+        except Exception as err:
+            logging.getLogger(__name__).exception("speech recognition failed")
+            results.put(("error", f"{type(err).__name__}: {err}"))
+            if kind == "feed":
+                continue
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        results.put(("finished", (usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped)))
+        return
