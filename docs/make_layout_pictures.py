@@ -1,6 +1,6 @@
 """The README's pictures of each layout, made from a real talking-face clip by the real `run`.
 
-    python docs/make_layout_pictures.py [--clip ../shared/data/video/talking/1.mp4] [--seconds 8]
+    python docs/make_layout_pictures.py [--clip ../shared/data/video/talking/1.mp4] [--seconds 6]
 
 For each layout, `emotion-overlay run` plays the clip as the camera (its sound as the
 microphone, so face, voice, words and fusion all run) into an MP4 with that layout, and the
@@ -26,7 +26,7 @@ LAYOUTS = ("compact", "detailed", "clean")
 def picture(clip: Path, layout: str, seconds: float, folder: Path) -> Path:
     video = folder / f"{layout}.mp4"
     command = [sys.executable, "-m", "overlay", "run", "--camera", str(clip), "--sink", "file", "--out", str(video)]
-    command += ["--file-layout", layout, "--seconds", str(seconds), "--force"]
+    command += ["--file-layout", layout, "--seconds", str(seconds), "--loop", "--force"]
     env = {**os.environ, "EMOTION_OVERLAY_SESSIONS": str(folder / "sessions")}  # not into the user's sessions
     subprocess.run(command, check=True, cwd=ROOT, env=env)
     with av.open(str(video)) as container:
@@ -44,7 +44,7 @@ def picture(clip: Path, layout: str, seconds: float, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, default=ROOT.parent / "shared" / "data" / "video" / "talking" / "1.mp4")
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="layout-pictures-") as folder:
         for layout in LAYOUTS:

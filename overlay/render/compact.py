@@ -76,14 +76,15 @@ class _Canvas:
 
     def text(self, text: str, origin: tuple[int, int], size: float, colour: tuple[int, int, int]) -> None:
         thickness = max(1, round(2 * size))
-        outline = thickness + max(2, round(3 * size))
-        mask = np.zeros(self.alpha.shape, np.uint8)
-        cv2.putText(mask, text, origin, _FONT, size, 255, outline, cv2.LINE_AA)
-        dark = mask.astype(np.float32) / 255.0
-        self.colour[:] = (self.colour * (1 - dark[..., None])).astype(np.uint8)  # the outline is black
-        self.alpha[:] = np.maximum(self.alpha, dark * 0.85)
         ink = np.zeros(self.alpha.shape, np.uint8)
         cv2.putText(ink, text, origin, _FONT, size, 255, thickness, cv2.LINE_AA)
+        # The dark outline is the ink grown by a few pixels (a thicker putText would advance
+        # each glyph further and drift off the letters).
+        radius = max(1, round(2 * size))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        dark = cv2.dilate(ink, kernel).astype(np.float32) / 255.0
+        self.colour[:] = (self.colour * (1 - dark[..., None])).astype(np.uint8)
+        self.alpha[:] = np.maximum(self.alpha, dark * 0.85)
         lit = ink.astype(np.float32)[..., None] / 255.0
         self.colour[:] = (self.colour * (1 - lit) + np.array(colour, np.float32) * lit).astype(np.uint8)
         self.alpha[:] = np.maximum(self.alpha, lit[..., 0])
