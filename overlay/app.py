@@ -65,12 +65,6 @@ class Outputs:
             sink.close()
 
 
-def layout_of(config: Config, kind: str) -> str:
-    """The layout an output shows: [overlay] layout when set, else that output's own ([output] <kind>_layout)."""
-    own: str = getattr(config.output, f"{kind}_layout", "compact")
-    return config.overlay.layout or own
-
-
 def open_outputs(config: Config, context: SinkContext) -> Outputs:
     """The sinks [output] sinks names, split by what they take (overlay.sinks.base), with their layouts.
 
@@ -90,7 +84,7 @@ def open_outputs(config: Config, context: SinkContext) -> Outputs:
             outputs.state_sinks.append(sink)  # type: ignore[arg-type]
         else:
             outputs.frame_sinks.append(sink)  # type: ignore[arg-type]
-            outputs.layouts.append(layout_of(config, kind))
+            outputs.layouts.append(config.layout_for(kind))
         outputs.kinds.append(kind)
     if not outputs.frame_sinks and not outputs.state_sinks:
         raise OverlayError("none of the outputs could be opened (see the warnings above)")
@@ -122,7 +116,7 @@ def analyze_settings(config: Config, video_out: Path | None, thumbnails: bool) -
         face=face_settings(config),
         fusion=fusion_settings(config),
         overlay=OverlaySettings(**dataclasses.asdict(config.overlay)),
-        layout=layout_of(config, "file"),
+        layout=config.layout_for("file"),
         thumbnails=thumbnails or config.timeline.thumbnails,
     )
 

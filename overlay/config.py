@@ -76,6 +76,13 @@ class OutputConfig:
     vcam_layout: str = field(default="compact", metadata={**_choices(*LAYOUTS), "help": "what meetings see"})
     preview_layout: str = field(default="detailed", metadata={**_choices(*LAYOUTS), "help": "the preview window"})
     file_layout: str = field(default="detailed", metadata={**_choices(*LAYOUTS), "help": "the --sink file MP4"})
+    obs_layout: str = field(
+        default="compact",
+        metadata={
+            **_choices(*LAYOUTS),
+            "help": "OBS: compact leaves the bars out of the default elements, clean shows none",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,11 @@ class Config:
     fusion: FusionConfig = FusionConfig()
     timeline: TimelineConfig = TimelineConfig()
     obs: ObsConfig = ObsConfig()
+
+    def layout_for(self, output: str) -> str:
+        """The layout an output (a SINKS name) shows: [overlay] layout when set, else [output] <output>_layout."""
+        own: str = getattr(self.output, f"{output}_layout", "compact")
+        return self.overlay.layout or own
 
 
 def config_path() -> Path:

@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from overlay.app import layout_of
 from overlay.cli.live import _run_config
 from overlay.cli.parser import build_parser
 from overlay.config import Config
@@ -118,15 +117,20 @@ def test_mirror_flips_the_picture_and_the_text_still_reads_the_right_way(layout:
 
 def test_each_output_gets_its_layout_from_the_config_and_the_flags() -> None:
     config = Config()
-    assert [layout_of(config, kind) for kind in ("vcam", "preview", "file")] == ["compact", "detailed", "detailed"]
+    assert [config.layout_for(kind) for kind in ("vcam", "preview", "file", "obs")] == [
+        "compact",
+        "detailed",
+        "detailed",
+        "compact",
+    ]
 
     def flags(*argv: str) -> Config:
         args: argparse.Namespace = build_parser().parse_args(["run", *argv])
         return _run_config(args, config)
 
-    assert {layout_of(flags("--layout", "clean"), kind) for kind in ("vcam", "preview", "file")} == {"clean"}
+    assert {flags("--layout", "clean").layout_for(kind) for kind in ("vcam", "preview", "file", "obs")} == {"clean"}
     chosen = flags("--vcam-layout", "detailed", "--file-layout", "compact")
-    assert [layout_of(chosen, kind) for kind in ("vcam", "preview", "file")] == ["detailed", "detailed", "compact"]
+    assert [chosen.layout_for(kind) for kind in ("vcam", "preview", "file")] == ["detailed", "detailed", "compact"]
 
 
 def test_run_into_a_file_keeps_the_input_sound_as_long_as_the_video(shared_data: Path, tmp_path: Path) -> None:
@@ -156,3 +160,13 @@ def test_a_reading_nobody_should_trust_is_not_headlined_as_one_label() -> None:
 
     assert overlay_texts(state)["label"] == "unsure"
     assert EMOTIONS[int(np.argmax(flat))] == "surprise"
+
+
+def test_obs_shows_the_compact_set_by_default_and_a_chosen_list_as_it_is() -> None:
+    from overlay.obs.elements import ELEMENTS
+    from overlay.sinks.obs import elements_shown
+
+    assert elements_shown(ELEMENTS, "compact") == ("label", "blinks", "captions")
+    assert elements_shown(ELEMENTS, "detailed") == ELEMENTS
+    assert elements_shown(("label", "bars"), "compact") == ("label", "bars")
+    assert elements_shown(ELEMENTS, "clean") == ()

@@ -118,7 +118,7 @@ def test_run_with_the_camera_and_the_overlay_in_obs(
     isolated_config.write_text(f'[obs]\nport = {address.port}\npassword = "{address.password}"\n')
     out = tmp_path / "annotated.mp4"
     command = [sys.executable, "-m", "overlay", "run", "--camera", f"obs:{face_source}", "--mic", "off"]
-    command += ["--sink", "obs", "--sink", "file", "--out", str(out), "--seconds", "12"]
+    command += ["--sink", "obs", "--obs-layout", "detailed", "--sink", "file", "--out", str(out), "--seconds", "12"]
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ | env)
     seen: set[str] = set()

@@ -220,6 +220,7 @@ def _run_config(args: argparse.Namespace, config: Config) -> Config:
                 vcam_layout=args.vcam_layout,
                 preview_layout=args.preview_layout,
                 file_layout=args.file_layout,
+                obs_layout=args.obs_layout,
             ),
         ),
         overlay=dataclasses.replace(config.overlay, **given(layout=args.layout)),
@@ -268,6 +269,7 @@ def add_run_options(run: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     layouts.add_argument("--vcam-layout", choices=LAYOUTS, help="what the meeting sees (default compact)")
     layouts.add_argument("--preview-layout", choices=LAYOUTS, help="the preview window (default detailed)")
     layouts.add_argument("--file-layout", choices=LAYOUTS, help="the --sink file MP4 (default detailed)")
+    layouts.add_argument("--obs-layout", choices=LAYOUTS, help="OBS: compact leaves the bars out (default compact)")
     run.add_argument(
         "--smoothing", type=seconds_or_zero, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)"
     )

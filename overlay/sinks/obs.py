@@ -336,10 +336,25 @@ class ObsOverlaySink:
             self._on_event(kind, detail)
 
 
+def elements_shown(elements: tuple[str, ...], layout: str) -> tuple[str, ...]:
+    """The elements OBS shows: clean none; compact the default set less the bars; a list the user chose as it is."""
+    if layout == "clean":
+        return ()
+    if layout == "compact" and elements == ELEMENTS:
+        return tuple(e for e in elements if e != "bars")
+    return elements
+
+
 def open_sink(context: SinkContext) -> ObsOverlaySink:
     """The overlay as sources in the OBS that [obs] (and --obs-*) point at."""
     from overlay.obs.connection import configured_address
 
     obs = context.config.obs
-    settings = ObsSinkSettings(configured_address(obs), obs.scene, obs.elements, obs.update_hz, obs.image_hz)
+    settings = ObsSinkSettings(
+        configured_address(obs),
+        obs.scene,
+        elements_shown(obs.elements, context.config.layout_for("obs")),
+        obs.update_hz,
+        obs.image_hz,
+    )
     return ObsOverlaySink(settings, on_event=context.on_event)
