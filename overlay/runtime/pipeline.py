@@ -33,6 +33,7 @@ Threads and queues (the backpressure policy of each):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import queue
@@ -150,6 +151,7 @@ class LivePipeline:
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._stop = threading.Event()
         self._paused = threading.Event()
+        self._tee_done = threading.Event()  # no more blocks will be queued: the speech worker may stop
         self.stats = PipelineStats()
 
     def stop(self) -> None:
@@ -233,6 +235,7 @@ class LivePipeline:
             self._stop.set()
             if tee is not None:
                 tee.join(timeout=2.0)
+            self._tee_done.set()  # also when there was no tee, or it is stuck in a read
             for worker in workers:
                 # The words path may still be writing down the last utterance.
                 worker.join(timeout=15.0 if worker.name == "speech-recognition" else 2.0)
@@ -336,7 +339,8 @@ class LivePipeline:
                     _taker(self._speech_blocks),
                     self._open_recognizer,
                     lambda analyzer, block: self._publish_speech(analyzer.feed(block)),
-                    control,
+                    # It stops once the tee has queued its last block, so none is left behind.
+                    dataclasses.replace(control, stopping=self._tee_done),
                     drain_s=SPEECH_DRAIN_S,
                     finish=self._finish_speech,
                 )
@@ -361,14 +365,17 @@ class LivePipeline:
     def _audio_tee(self) -> None:
         """Every audio block to every audio stage, each through its own queue."""
         assert self.audio is not None
-        while not self._stop.is_set():
-            block = self.audio.read(timeout=0.1)
-            if block is None or self.paused:  # paused: the sound is read (so the device keeps up) and dropped
-                continue
-            if self._make_voice_analyzer is not None:
-                self._voice_blocks.put(block)
-            if self._make_speech_analyzer is not None:
-                self._speech_blocks.put(block)
+        try:
+            while not self._stop.is_set():
+                block = self.audio.read(timeout=0.1)
+                if block is None or self.paused:  # paused: the sound is read (so the device keeps up) and dropped
+                    continue
+                if self._make_voice_analyzer is not None:
+                    self._voice_blocks.put(block)
+                if self._make_speech_analyzer is not None:
+                    self._speech_blocks.put(block)
+        finally:
+            self._tee_done.set()
 
     def _feed_voice(self, analyzer: VoiceAnalyzer, block: AudioBlock) -> None:
         for estimate in analyzer.feed(block):
