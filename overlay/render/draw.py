@@ -8,6 +8,7 @@ text stays readable and boxes stay on the faces.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -19,7 +20,7 @@ from overlay.face.tracking import TrackedFace
 from overlay.fusion import FusedState
 from overlay.labels import EMOTIONS
 from overlay.records import VoiceEstimate
-from overlay.render.wording import WordingRule, describe
+from overlay.render.wording import WordingRule, headline
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE = (255, 255, 255)
@@ -43,6 +44,11 @@ class OverlaySettings:
     captions: bool = True
     fused: bool = True
     mirror: bool = False
+
+    @functools.cached_property
+    def wording_rule(self) -> WordingRule:
+        """The thresholds above as one rule, built once (render() asks for it every frame)."""
+        return WordingRule(self.confident_at, self.lead_at, self.mixed_at)
 
 
 @dataclass(frozen=True)
@@ -108,8 +114,8 @@ def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlayS
     if settings.indicator:
         _draw_indicator(image, state.analysis_on, margin, s)
     if settings.fused and state.fused is not None and state.fused.label is not None:
-        headline = _headline(state.fused, settings)
-        _draw_fused_beside_bars(image, state.fused, headline, settings.expression_bars, margin, s)
+        title = headline(state.fused.label, state.fused.confidence, state.fused.probabilities, settings.wording_rule)
+        _draw_fused_beside_bars(image, state.fused, title, settings.expression_bars, margin, s)
     if settings.captions and state.captions is not None:
         _draw_captions(image, state.captions, margin, s)
     return np.asarray(image, dtype=np.uint8)
@@ -157,16 +163,6 @@ def _draw_indicator(image: npt.NDArray[np.uint8], analysis_on: bool, margin: int
     cv2.circle(image, (cx, cy), radius, colour, -1, cv2.LINE_AA)
     (tw, _), _ = cv2.getTextSize(label, _FONT, 0.6 * s, max(1, round(1.2 * s)))
     _text(image, label, (cx - radius - round(8 * s) - tw, cy + round(6 * s)), 0.6 * s)
-
-
-def _headline(fused: FusedState, settings: OverlaySettings) -> str:
-    """The fused label with its confidence when the reading is clear, else "mixed: A / B" or "unsure"."""
-    if fused.probabilities is not None:
-        rule = WordingRule(settings.confident_at, settings.lead_at, settings.mixed_at)
-        wording = describe(fused.probabilities, rule)
-        if wording.kind != "confident":
-            return wording.text
-    return f"{fused.label} {fused.confidence * 100:.0f}%"
 
 
 def _draw_fused_beside_bars(

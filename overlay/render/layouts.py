@@ -17,7 +17,6 @@ from overlay.render import LAYOUTS
 from overlay.render.compact import CompactLayer, blend, card_content
 from overlay.render.draw import OverlaySettings, OverlayState, render
 from overlay.render.placement import Box
-from overlay.render.wording import WordingRule
 
 
 def primary_face(state: OverlayState, width: int, mirror: bool) -> Box | None:
@@ -37,8 +36,7 @@ class Renderer:
             raise ValueError(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
         self.layout = layout
         self.settings = settings
-        rule = WordingRule(settings.confident_at, settings.lead_at, settings.mixed_at)
-        self._compact = CompactLayer(rule=rule)
+        self._compact = CompactLayer(rule=settings.wording_rule)
 
     def draw(self, frame: npt.NDArray[np.uint8], state: OverlayState) -> npt.NDArray[np.uint8]:
         """A new frame (the input is not modified)."""

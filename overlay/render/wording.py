@@ -49,3 +49,14 @@ def describe(probabilities: npt.NDArray[np.float32], rule: WordingRule | None = 
     if top + runner_up >= rule.mixed_at:
         return Wording(f"mixed: {EMOTIONS[first]} / {EMOTIONS[second]}", "mixed", EMOTIONS[first], top)
     return Wording("unsure", "unsure", EMOTIONS[first], top)
+
+
+def headline(
+    label: str, confidence: float, probabilities: npt.NDArray[np.float32] | None, rule: WordingRule | None = None
+) -> str:
+    """A fused reading's headline: "happy 83%" when it is clear, else "mixed: A / B" or "unsure"."""
+    if probabilities is not None:
+        wording = describe(probabilities, rule)
+        if wording.kind != "confident":
+            return wording.text
+    return f"{label} {confidence * 100:.0f}%"

@@ -56,7 +56,7 @@ from overlay.obs.connection import (
 from overlay.obs.elements import ELEMENTS, TEXT_ELEMENTS
 from overlay.obs.scene import OverlayScene, ensure_overlay, source_name
 from overlay.render.draw import OverlayState, bars_image
-from overlay.render.wording import describe
+from overlay.render.wording import headline
 from overlay.sinks.base import SinkContext
 
 logger = logging.getLogger(__name__)
@@ -102,11 +102,8 @@ def overlay_texts(state: OverlayState | None) -> dict[str, str]:
     if not state.analysis_on:
         texts["label"] = "analysis paused"
     elif state.fused is not None and state.fused.label is not None:
-        wording = describe(state.fused.probabilities) if state.fused.probabilities is not None else None
-        if wording is None or wording.kind == "confident":
-            texts["label"] = f"{state.fused.label} {state.fused.confidence * 100:.0f}%"
-        else:
-            texts["label"] = wording.text  # "mixed: sad / neutral", "unsure": never one label at 21 %
+        fused, label = state.fused, state.fused.label
+        texts["label"] = headline(label, fused.confidence, fused.probabilities)  # never one label at 21 %
     elif state.expression is not None:
         top = int(np.argmax(state.expression))
         texts["label"] = f"{EMOTIONS[top]} {float(state.expression[top]) * 100:.0f}%"

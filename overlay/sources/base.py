@@ -20,13 +20,18 @@ context). A new kind of camera is one module with those two functions plus one l
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
+from overlay.errors import OverlayError
+
 if TYPE_CHECKING:
     from overlay.config import Config
     from overlay.records import AudioBlock, VideoFrame
+
+logger = logging.getLogger(__name__)
 
 
 class FrameSource(Protocol):
@@ -77,23 +82,19 @@ def open_audio(microphone: str, frames: FrameSource, context: SourceContext) -> 
     With "auto", a missing track or microphone turns voice off with a warning (the face goes
     on); a microphone asked for by name or index must open.
     """
-    import logging
-
-    from overlay.errors import OverlayError
     from overlay.media.audio_file import NoAudioTrackError, read_audio
     from overlay.sources.file_audio import FileAudioSource
     from overlay.sources.microphone import MicrophoneSource
     from overlay.sources.microphone_devices import resolve_microphone
     from overlay.sources.video_file import VideoFileSource, video_start_seconds
 
-    log = logging.getLogger(__name__)
     if microphone == "off":
         return None
     if microphone == "auto" and isinstance(frames, VideoFileSource):
         try:
             clip = read_audio(frames.path)
         except NoAudioTrackError as err:
-            log.warning("%s", err)
+            logger.warning("%s", err)
             return None
         loop = frames.duration_seconds if frames.loop else None
         return FileAudioSource(clip, lambda: frames.origin, video_start_seconds(frames.path), loop_seconds=loop)
@@ -104,5 +105,5 @@ def open_audio(microphone: str, frames: FrameSource, context: SourceContext) -> 
     except OverlayError as err:
         if microphone != "auto":
             raise
-        log.warning("%s; voice is off", err)
+        logger.warning("%s; voice is off", err)
         return None
