@@ -15,9 +15,10 @@ from tests.media import write_wav
 
 
 def summaries(stdout: str) -> dict[str, dict[str, object]]:
-    """The --json output: one object per file, per line."""
+    """The --json output: one object per file, per line (and a last one counting them)."""
     rows = [json.loads(line) for line in stdout.splitlines() if line.strip()]
-    return {Path(str(row["file"])).name: row for row in rows}
+    assert set(rows[-1]) == {"files", "ok", "failed", "skipped"}, "the last line counts the outcomes"
+    return {Path(str(row["file"])).name: row for row in rows[:-1]}
 
 
 def test_talking_clips_give_timelines_with_every_modality_and_videos_with_their_sound(
@@ -128,8 +129,9 @@ def test_two_inputs_with_the_same_name_each_get_their_annotated_video(
     out = tmp_path / "out"
     result = run_cli(["analyze", *inputs, "--video", "--out", str(out), "--json", "--jobs", "2"])
     assert result.returncode == 0, result.stderr
-    videos = sorted(out.glob("clip.annotated*.mp4"))
-    assert [v.name for v in videos] == ["clip.annotated-2.mp4", "clip.annotated.mp4"]
+    videos = sorted(out.glob("clip-*.annotated.mp4"))
+    sessions = {json.loads(line).get("session") for line in result.stdout.splitlines()[:-1]}
+    assert {v.name.removesuffix(".annotated.mp4") for v in videos} == sessions and len(sessions) == 2
     for video in videos:
         with av.open(str(video)) as played:
             assert played.streams.audio and sum(1 for _ in played.decode(video=0)) > 100

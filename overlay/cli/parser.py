@@ -112,19 +112,56 @@ def _add_live(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """analyze."""
+    from overlay.analysis.engines import ENGINES
+
     analyze = commands.add_parser(
         "analyze",
-        help="analyse recordings (MP4/MOV/WAV) into session timelines",
+        help="analyse recordings (MP4/MOV/WAV), one or thousands, into session timelines",
         description="Run the whole pipeline (face, blinks, voice, words, fusion) on recordings as fast as the "
-        "machine allows. Each file gets its own session timeline in the sessions folder (`emotion-overlay "
-        "sessions list`, `emotion-overlay review`); with --video also an annotated MP4 with the original sound. "
-        "Several files are analysed in parallel, one per core. With --json, one JSON object per file per line.",
+        "machine allows. Each file gets its own session timeline (`emotion-overlay sessions list`, "
+        "`emotion-overlay review`), named after its path and content so that a re-run replaces it and "
+        "--skip-existing resumes a batch; with --video also an annotated MP4 with the original sound. Each file's "
+        "outcome is printed as it finishes (--json: one JSON line each, and a last line counting them); progress "
+        "goes to stderr. Exit status 0 when every file was analysed (or skipped), 1 when any failed.",
     )
-    analyze.add_argument("files", nargs="+", type=Path, metavar="FILE", help="MP4, MOV, MKV, WAV, FLAC... files")
-    analyze.add_argument("--video", action="store_true", help="also write <name>.annotated.mp4 (with the sound)")
+    analyze.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="MP4, MOV, MKV, WAV, FLAC... files, or folders"
+    )
+    analyze.add_argument(
+        "--from",
+        dest="lists",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="a file listing one path a line (- for stdin)",
+    )
+    analyze.add_argument(
+        "--recursive", action="store_true", help="also take the media files in sub-folders of FILE folders"
+    )
+    analyze.add_argument(
+        "--sessions", type=Path, metavar="DIR", help="folder for the timelines (default: the sessions folder)"
+    )
+    analyze.add_argument(
+        "--skip-existing", action="store_true", help="skip files whose session is already there (resume)"
+    )
+    analyze.add_argument(
+        "--summary", type=Path, metavar="FILE", help="one row per file: .csv (or .parquet, needs pyarrow)"
+    )
+    analyze.add_argument("--video", action="store_true", help="also write <session>.annotated.mp4 (with the sound)")
     analyze.add_argument("--out", type=Path, metavar="DIR", help="folder for the annotated videos (default: .)")
-    analyze.add_argument("--json", action="store_true", help="print each file's summary as one JSON line")
-    analyze.add_argument("--jobs", type=positive_int, help="files analysed at once (default: one per core)")
+    analyze.add_argument(
+        "--json", action="store_true", help="stdout: only one JSON line per file, and a last one counting"
+    )
+    analyze.add_argument(
+        "--engine",
+        choices=tuple(ENGINES),
+        default="local",
+        help="; ".join(f"{n}: {e.help}" for n, e in ENGINES.items()),
+    )
+    analyze.add_argument("--address", metavar="ADDR", help="--engine ray: a running cluster (default: start one here)")
+    analyze.add_argument(
+        "--jobs", type=positive_int, help="files analysed at once (default: one per core, or per cluster CPU)"
+    )
     analyze.add_argument("--thumbnails", action="store_true", help="keep small face pictures for the review page")
     analyze.set_defaults(handler=analyze_command)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from overlay.cli.common import EXIT_FAILURE, EXIT_OK, load_config, positive_int
+from overlay.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_config, positive_int
+from overlay.errors import OverlayError
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -34,30 +37,81 @@ def eval_command(args: argparse.Namespace) -> int:
 
 
 def analyze_command(args: argparse.Namespace) -> int:
-    """Analyse recordings; one summary per file, a bad file reported without stopping the others."""
-    from overlay.analysis.recordings import analyze_files
+    """Analyse a batch of recordings: each file's outcome printed as it finishes, none lost to another's failure."""
+    from overlay.analysis.batch import FAILED, collect_jobs
+    from overlay.analysis.engines import EngineOptions, open_engine
     from overlay.app import analyze_settings
 
+    if not args.files and not args.lists:
+        print("emotion-overlay analyze: error: give FILE(s), folders or --from LIST", file=sys.stderr)
+        return EXIT_USAGE
+    if args.address and args.engine != "ray":
+        print("emotion-overlay analyze: error: --address is for --engine ray", file=sys.stderr)
+        return EXIT_USAGE
     config = load_config(args)
-    settings = analyze_settings(config, (args.out or Path(".")) if args.video else None, args.thumbnails)
     if args.out is not None and not args.video:
         print("emotion-overlay: note: --out is where --video writes; no video asked for", file=sys.stderr)
-    outcomes = analyze_files(args.files, settings, jobs=args.jobs, progress=_analysis_progress(args.files))
-    failed = 0
-    for outcome in outcomes:
-        if outcome.summary is None:
-            failed += 1
-            print(f"emotion-overlay: error: {outcome.error}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"file": str(outcome.path), "error": outcome.error}))
-            continue
-        summary = outcome.summary.to_json()
-        video = str(outcome.annotated_video) if outcome.annotated_video else None
-        if args.json:
-            print(json.dumps({"file": str(outcome.path), **summary, "annotated_video": video}))
-        else:
-            print(_format_summary(str(outcome.path), summary, video))
-    return EXIT_FAILURE if failed else EXIT_OK
+    video_out = (args.out or Path(".")).absolute() if args.video else None
+    settings = dataclasses.replace(
+        analyze_settings(config, video_out, args.thumbnails),
+        timeline_folder=args.sessions.absolute() if args.sessions else None,  # workers may run elsewhere
+    )
+    jobs = collect_jobs(args.files, args.recursive, args.lists, args.skip_existing)
+    if not jobs:
+        raise OverlayError("no recordings found in what was given (MP4, MOV, MKV, WAV, FLAC...); check the paths")
+    summary = _open_summary(args.summary, jobs)
+    counts: Counter[str] = Counter()
+    progress = _BatchProgress(len(jobs))
+    engine = None
+    try:
+        engine = open_engine(args.engine, EngineOptions(settings, args.jobs, args.address))
+        progress.started(engine.workers)
+        for outcome in engine.run(jobs):
+            counts[outcome.status] += 1
+            _print_outcome(outcome, args.json)
+            if summary is not None:
+                summary.add(outcome)
+            progress.advance(outcome, counts)
+    except KeyboardInterrupt:
+        progress.close()
+        print(
+            f"emotion-overlay: interrupted after {sum(counts.values())} of {len(jobs)} files; "
+            "run the same command with --skip-existing to go on",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        progress.close()
+        if engine is not None:
+            engine.close()
+        if summary is not None:
+            summary.close()
+    totals = {"files": len(jobs), **{status: counts[status] for status in ("ok", "failed", "skipped")}}
+    if args.json:
+        print(json.dumps(totals), flush=True)
+    else:
+        print(
+            f"{totals['files']} files: {totals['ok']} analysed, {totals['failed']} failed, {totals['skipped']} skipped"
+        )
+    return EXIT_FAILURE if counts[FAILED] else EXIT_OK
+
+
+def _open_summary(path: Path | None, jobs: Sequence[Any]) -> Any:
+    from overlay.analysis.batch import SummaryFile
+
+    return SummaryFile(path, [job.path for job in jobs]) if path is not None else None
+
+
+def _print_outcome(outcome: Any, as_json: bool) -> None:
+    """One file's outcome on stdout at once (flushed: a reader sees each as it finishes)."""
+    if as_json:
+        print(json.dumps(outcome.to_json()), flush=True)
+    elif outcome.status == "failed":
+        print(f"emotion-overlay: error: {outcome.error}", file=sys.stderr, flush=True)
+    elif outcome.status == "skipped":
+        print(f"{outcome.file}: skipped, already analysed (session {outcome.session})", flush=True)
+    else:
+        print(_format_summary(outcome.file, outcome.summary, outcome.annotated_video), flush=True)
 
 
 def _format_summary(name: str, summary: dict[str, Any], video: str | None) -> str:
@@ -76,29 +130,39 @@ def _format_summary(name: str, summary: dict[str, Any], video: str | None) -> st
     return "\n".join(lines)
 
 
-def _analysis_progress(paths: Sequence[Path]) -> Callable[[Path, float], None]:
-    """One bar per file on stderr: redrawn in place on a terminal, else a line when a file is done."""
-    done: dict[Path, float] = dict.fromkeys(paths, 0.0)
-    terminal = sys.stderr.isatty()
-    drawn = [False]
+class _BatchProgress:
+    """Files done / failed / left, rate and time left on stderr: a tqdm bar on a terminal, else a
+    line per file (a log of a long batch run in the background)."""
 
-    def show(path: Path, fraction: float) -> None:
-        if path not in done or (fraction - done[path] < 0.01 and fraction < 1.0):
-            return
-        finished_now = fraction >= 1.0 > done[path]
-        done[path] = fraction
-        if not terminal:
-            if finished_now:
-                print(f"emotion-overlay: analysed {path}", file=sys.stderr)
-            return
-        if drawn[0]:
-            print(f"\x1b[{len(done)}A", end="", file=sys.stderr)  # back to the first bar
-        for name, share in done.items():
-            bar = "#" * round(share * 25)
-            print(f"\r{name.name[:30]:<30} [{bar:<25}] {share * 100:3.0f}%\x1b[K", file=sys.stderr)
-        drawn[0] = True
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
 
-    return show
+        self.total = total
+        self._terminal = sys.stderr.isatty()
+        self._bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, disable=not self._terminal)
+        self._closed = False
+
+    def started(self, workers: int) -> None:
+        self._bar.set_description(f"analyze ({workers} at once)")
+
+    def advance(self, outcome: Any, counts: Counter[str]) -> None:
+        self._bar.set_postfix(failed=counts["failed"], skipped=counts["skipped"], refresh=False)
+        self._bar.update(1)
+        if not self._terminal:
+            done = sum(counts.values())
+            rate = self._bar.format_dict.get("rate") or 0.0
+            left = f", about {(self.total - done) / rate / 60:.0f} min left" if rate else ""
+            print(
+                f"emotion-overlay: [{done}/{self.total}] {outcome.status} {outcome.file} "
+                f"({counts['failed']} failed, {self.total - done} left{left})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._bar.close()
 
 
 def add_eval_options(parser: argparse.ArgumentParser) -> None:

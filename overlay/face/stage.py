@@ -53,6 +53,13 @@ class FaceStage:
         self._smoother = ProbabilitySmoother(half_life_s=self.settings.smoothing_half_life_s)
         self._blinks = BlinkDetector(self.settings.blinks)
 
+    def reset(self) -> None:
+        """Forget the faces, smoothing and blinks seen so far (a new recording starts); the
+        models stay loaded, which is what analysing many files one after another needs."""
+        self._tracker.reset()
+        self._smoother = ProbabilitySmoother(half_life_s=self.settings.smoothing_half_life_s)
+        self._blinks = BlinkDetector(self.settings.blinks)
+
     def analyze(self, frame: VideoFrame) -> FaceAnalysis:
         faces = self._track(frame.image)
         user = faces[0] if faces else None

@@ -70,6 +70,11 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._frames_since_detection = 0
 
+    def reset(self) -> None:
+        """Drop the faces being followed (the next frame is from another recording)."""
+        self._tracks = []
+        self._frames_since_detection = 0
+
     def track(self, frame: npt.NDArray[np.uint8]) -> list[TrackedFace]:
         """Faces in this BGR or grey frame, largest (the user's) first."""
         gray = to_gray(frame)

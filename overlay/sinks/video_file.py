@@ -59,7 +59,10 @@ class VideoFileSink:
         self._last_pts = -1
         self.frames_written = 0
 
-    def send(self, image: npt.NDArray[np.uint8]) -> None:
+    def send(self, image: npt.NDArray[np.uint8], at: float | None = None) -> None:
+        """`at`: when this frame shows, in seconds after the first (a recording's own frame
+        times, so a variable-frame-rate file keeps its timing); None: by the clock (real_time)
+        or one frame period after the last."""
         if self._closed:
             return
         image = letterbox(image, self._stream.width, self._stream.height)
@@ -67,7 +70,9 @@ class VideoFileSink:
         # Live, stamped by when it was sent, not by count: a frame the source skipped (it was
         # late) leaves a gap instead of pulling the rest earlier, so the video keeps time with the sound.
         pts = self._last_pts + 1
-        if self._real_time:
+        if at is not None:
+            pts = max(pts, round(at * self._rate))
+        elif self._real_time:
             now = time.monotonic()
             if self._started is None:
                 self._started = now

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from asr.contract import Partial, Recognizer, Utterance
+from asr.contract import Partial, Recognizer, RecognizerError, Utterance
+from overlay.errors import ModelError
 from overlay.records import AudioBlock, TextEstimate
 from overlay.speech.text_model import TextEmotionModel
 
@@ -34,7 +35,10 @@ def open_recognizer(vosk_model: str | None = None) -> Recognizer:
             "no Vosk model installed; captions come from PocketSphinx (less accurate). "
             "For better ones: emotion-overlay models pull vosk-model-small-en-us-0.15"
         )
-    return choose_recognizer(found)
+    try:
+        return choose_recognizer(found)
+    except RecognizerError as err:  # asr stands alone; here its error becomes one the CLI prints as a line
+        raise ModelError(str(err)) from None
 
 
 @dataclass(frozen=True)
