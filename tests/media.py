@@ -60,3 +60,50 @@ def write_flash_and_beep(
             for packet in stream.encode(None):
                 container.mux(packet)
     return path
+
+
+def write_variable_rate_copy(source: Path, target: Path, periods_ms: tuple[int, ...] = (33, 33, 100)) -> list[float]:
+    """The pictures of `source` re-encoded with frame times stepping by `periods_ms` in turn, as
+    a phone records (its rate drops when the light does); no sound. Returns each frame's time."""
+    times: list[float] = []
+    with av.open(str(source)) as given, av.open(str(target), "w") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for i, frame in enumerate(given.decode(video=0)):
+            if i == 0:
+                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            picture.pts, picture.time_base = pts, Fraction(1, 1000)
+            times.append(pts / 1000)
+            for packet in stream.encode(picture):
+                out.mux(packet)
+            pts += periods_ms[i % len(periods_ms)]
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return times
+
+
+def write_silent_clip(path: Path, seconds: float = 2.0, fps: int = 15) -> Path:
+    """A dim picture with a sound track that holds nothing but silence."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=fps)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        audio = container.add_stream("aac", rate=16_000)
+        audio.layout = "mono"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 40, dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        silence = np.zeros(int(seconds * 16_000), dtype=np.float32)
+        for start in range(0, len(silence), 1024):
+            block = av.AudioFrame.from_ndarray(silence[np.newaxis, start : start + 1024], format="flt", layout="mono")
+            block.sample_rate, block.pts, block.time_base = 16_000, start, Fraction(1, 16_000)
+            for packet in audio.encode(block):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path

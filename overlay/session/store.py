@@ -1,9 +1,12 @@
 """Where sessions live, how they are found and listed: one timeline file each in the user's data folder.
 
-The folder is $EMOTION_OVERLAY_SESSIONS, else `sessions` in the platform's user data folder
-(~/.local/share/emotion-overlay/sessions on Linux), created owner-only (0700). A session's
-id is its file name without `.sqlite`: the start time and what was analysed, e.g.
-`2026-11-25_20-31-07_live` or `2026-11-25_20-31-07_interview`.
+The folder is `analyze --sessions DIR`, else $EMOTION_OVERLAY_SESSIONS, else `sessions` in
+the platform's user data folder (~/.local/share/emotion-overlay/sessions on Linux), created
+owner-only (0700). A session's
+id is its file name without `.sqlite`: for a live run its start time, e.g.
+`2026-11-25_20-31-07_live`; for an analysed recording its path in the batch and a hash of
+its content, e.g. `interview-3f2a9c1b7d4e` (overlay.analysis.batch), so analysing it again
+replaces it.
 """
 
 from __future__ import annotations
@@ -80,11 +83,19 @@ def start_new_session(label: str, metadata: dict[str, Any], folder: Path | None 
 
 
 def list_session_files(folder: Path | None = None) -> list[Path]:
-    """The session files, newest first."""
+    """The session files, newest first: by when each was last written (an analysed recording's
+    name says what it is, not when), then by name."""
     folder = folder or sessions_dir()
     if not folder.is_dir():
         return []
-    return sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.name, reverse=True)
+    return sorted(folder.glob(f"*{SUFFIX}"), key=_written, reverse=True)
+
+
+def _written(path: Path) -> tuple[float, str]:
+    try:
+        return path.stat().st_mtime, path.name
+    except OSError:  # removed meanwhile
+        return 0.0, path.name
 
 
 def resolve_session(reference: str | None, folder: Path | None = None) -> Path:

@@ -1,0 +1,182 @@
+"""`analyze` as a batch job: a line per file as it finishes, sessions named by path and content,
+resuming a killed batch with --skip-existing, the summary file, inputs from folders and lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from overlay.analysis.batch import read_summary_csv
+from overlay.session.reading import read_session
+from overlay.session.summary import summarize
+from tests.conftest import run_cli
+from tests.media import write_silent_clip, write_variable_rate_copy
+
+GOOD = ("1.mp4", "3.mp4", "5.mp4")
+
+
+def json_lines(stdout: str) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Every stdout line is JSON: one per file, then the counts."""
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    return rows[:-1], rows[-1]
+
+
+@pytest.fixture()
+def batch(shared_data: Path, tmp_path: Path) -> tuple[Path, list[float]]:
+    """A folder of six recordings: three good talking clips (one in a sub-folder), a corrupt one,
+    a silent one and a variable-frame-rate one; also the VFR clip's frame times."""
+    root = tmp_path / "recordings"
+    (root / "more").mkdir(parents=True)
+    talking = shared_data / "video" / "talking"
+    shutil.copy(talking / GOOD[0], root / "1-good.mp4")
+    shutil.copy(talking / GOOD[1], root / "2-good.mp4")
+    (root / "3-corrupt.mp4").write_bytes((talking / GOOD[2]).read_bytes()[:3000])  # cut off in its header
+    write_silent_clip(root / "4-silent.mp4")
+    times = write_variable_rate_copy(talking / "2.mp4", root / "5-vfr.mp4")
+    shutil.copy(talking / GOOD[2], root / "more" / "6-good.mp4")
+    (root / "notes.txt").write_text("not a recording: not part of the batch\n")
+    return root, times
+
+
+def test_a_killed_batch_resumes_with_skip_existing_and_its_summary_matches_the_sessions(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    root, _ = batch
+    sessions = tmp_path / "sessions"
+    command = [sys.executable, "-m", "overlay", "analyze", str(root), "--recursive", "--json", "--jobs", "1"]
+    command += ["--sessions", str(sessions)]
+    # First run: killed (SIGKILL, no chance to tidy up) once two files have their lines.
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert first.stdout is not None
+    done_first = [json.loads(first.stdout.readline()) for _ in range(2)]
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    first.stdout.close()
+    assert first.stderr is not None and "Traceback" not in first.stderr.read()
+    first.stderr.close()
+    assert [Path(row["file"]).name for row in done_first] == ["1-good.mp4", "2-good.mp4"]
+    assert all(row["status"] == "ok" for row in done_first)
+    listed = sorted(p.name for p in sessions.glob("*.sqlite"))  # only whole sessions are listed
+    assert listed == sorted(f"{row['session']}.sqlite" for row in done_first)
+
+    # Resume: the two analysed files are skipped, the other four analysed; one summary file.
+    summary_csv = tmp_path / "summary.csv"
+    result = run_cli([*command[3:], "--skip-existing", "--summary", str(summary_csv)])
+    assert result.returncode == 1, result.stderr  # the corrupt file failed
+    assert "Traceback" not in result.stderr
+    rows, counts = json_lines(result.stdout)
+    by_name = {Path(row["file"]).name: row for row in rows}
+    assert set(by_name) == {"1-good.mp4", "2-good.mp4", "3-corrupt.mp4", "4-silent.mp4", "5-vfr.mp4", "6-good.mp4"}
+    assert counts == {"files": 6, "ok": 3, "failed": 1, "skipped": 2}
+    assert {n for n, row in by_name.items() if row["status"] == "skipped"} == {"1-good.mp4", "2-good.mp4"}
+    for row in done_first:  # the same name again: nothing analysed twice, nothing duplicated
+        assert by_name[Path(row["file"]).name]["session"] == row["session"]
+    failed = by_name["3-corrupt.mp4"]
+    assert failed["status"] == "failed" and "3-corrupt.mp4" in failed["error"] and "\n" not in failed["error"]
+    assert by_name["6-good.mp4"]["session"].startswith("more--6-good-")  # path under the batch root
+    silent = by_name["4-silent.mp4"]
+    assert silent["status"] == "ok" and silent["modalities"] == {"face": None, "voice": None, "text": None}
+    assert silent["transcript"] == "" and silent["duration_s"] == pytest.approx(2.0, abs=0.1)
+
+    session_files = sorted(sessions.glob("*.sqlite"))
+    assert len(session_files) == 5  # one per file that could be analysed
+    assert not [p for p in sessions.iterdir() if p.name.endswith(".partial")]  # the killed one's is gone
+
+    # The summary file: a row per file, and each row what its session says.
+    table = {Path(row["file"]).name: row for row in read_summary_csv(summary_csv)}
+    assert set(table) == set(by_name)
+    assert table["3-corrupt.mp4"]["status"] == "failed" and table["3-corrupt.mp4"]["error"]
+    for name, row in table.items():
+        if row["status"] == "failed":
+            continue
+        summary = summarize(read_session(sessions / f"{row['session']}.sqlite"))
+        assert row["dominant_emotion"] == (summary.dominant or "")
+        assert float(row["duration_s"]) == pytest.approx(summary.duration_s, abs=0.01)
+        assert int(row["blinks"]) == summary.blinks and int(row["utterances"]) == len(
+            read_session(sessions / f"{row['session']}.sqlite").utterances
+        )
+        assert row["face"] == (summary.modalities.get("face") or ""), name
+    assert oct(summary_csv.stat().st_mode & 0o777) == "0o600"
+
+
+def test_frame_times_of_a_variable_rate_recording_come_from_its_timestamps(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    root, times = batch
+    result = run_cli(["analyze", str(root / "5-vfr.mp4"), "--json", "--sessions", str(tmp_path / "s")])
+    assert result.returncode == 0, result.stderr
+    rows, _ = json_lines(result.stdout)
+    session = read_session(Path(rows[0]["timeline"]))
+    face_times = session.estimates["face"].t
+    assert len(face_times) > 30  # the face is recorded 10 times a second
+    # Each reading is stamped with its frame's own time, not index / average rate.
+    nearest = np.abs(face_times[:, None] - np.asarray(times)[None, :]).min(axis=1)
+    assert float(nearest.max()) < 1e-3
+    assert session.duration_s == pytest.approx(times[-1] + (times[-1] - times[0]) / (len(times) - 1), abs=0.1)
+
+
+def test_inputs_from_a_list_on_stdin_with_relative_paths_and_only_json_on_stdout(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    root, _ = batch
+    listing = "# today's takes\n1-good.mp4\n\nmissing.mp4\n1-good.mp4\n"  # a repeat is analysed once
+    result = subprocess.run(
+        [sys.executable, "-m", "overlay", "analyze", "--from", "-", "--json", "--sessions", str(tmp_path / "s")],
+        input=listing,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1
+    rows, counts = json_lines(result.stdout)
+    assert counts == {"files": 2, "ok": 1, "failed": 1, "skipped": 0}
+    assert {row["file"]: row["status"] for row in rows} == {
+        str(root / "1-good.mp4"): "ok",
+        str(root / "missing.mp4"): "failed",
+    }
+    assert "missing.mp4: no such" in next(row["error"] for row in rows if row["status"] == "failed")
+
+
+def test_a_sessions_folder_that_cannot_be_written_is_refused_in_one_line(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    root, _ = batch
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli(["analyze", str(root / "1-good.mp4"), "--sessions", str(blocker / "sessions")])
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "sessions folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ray_engine_without_ray_installed_says_so_in_one_line(batch: tuple[Path, list[float]], tmp_path: Path) -> None:
+    root, _ = batch
+    shadow = tmp_path / "no-ray"
+    (shadow / "ray").mkdir(parents=True)
+    (shadow / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "overlay", "analyze", str(root / "1-good.mp4"), "--engine", "ray"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "emotion-overlay: error: --engine ray needs Ray: "
+        "pip install 'emotion-overlay[ray]' (on every machine of the cluster)"
+    )
