@@ -180,3 +180,37 @@ def test_ray_engine_without_ray_installed_says_so_in_one_line(batch: tuple[Path,
         "emotion-overlay: error: --engine ray needs Ray: "
         "pip install 'emotion-overlay[ray]' (on every machine of the cluster)"
     )
+
+
+def test_a_file_that_kills_its_worker_process_fails_alone_and_the_others_are_analysed(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    """A worker dying under a file (a native crash, the out-of-memory killer) is simulated by a
+    sitecustomize that makes workers exit abruptly on `crash.mp4`."""
+    root, _ = batch
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os\n"
+        "import overlay.analysis.batch as batch\n"
+        "real = batch.content_hash\n"
+        "def content_hash(path):\n"
+        "    if path.name == 'crash.mp4':\n"
+        "        os._exit(137)\n"
+        "    return real(path)\n"
+        "batch.content_hash = content_hash\n"
+    )
+    shutil.copy(root / "4-silent.mp4", tmp_path / "crash.mp4")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(Path(__file__).resolve().parents[1])])}
+    files = [str(tmp_path / "crash.mp4"), str(root / "4-silent.mp4"), str(root / "1-good.mp4")]
+    result = subprocess.run(
+        [sys.executable, "-m", "overlay", "analyze", *files, "--json", "--jobs", "2", "--sessions", str(tmp_path / "s")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    rows, counts = json_lines(result.stdout)
+    statuses = {Path(row["file"]).name: row["status"] for row in rows}
+    assert statuses == {"crash.mp4": "failed", "4-silent.mp4": "ok", "1-good.mp4": "ok"}
+    crashed = next(row for row in rows if row["status"] == "failed")
+    assert "worker process died" in crashed["error"]
+    assert counts == {"files": 3, "ok": 2, "failed": 1, "skipped": 0}

@@ -1,4 +1,4 @@
-"""Every registered sink, source and face detector keeps its contract (as pyvirtualcam's tests run over BACKENDS).
+"""Every registered sink, source, face detector and batch engine keeps its contract (as pyvirtualcam's tests run over BACKENDS).
 
 A sink either opens and then takes frames (or readings) and closes twice without harm, or
 it cannot open here and says why in one line; the registry is what the config and the
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from overlay.analysis.engines import ENGINES
 from overlay.config import Config, ConfigError, load_config
 from overlay.errors import OverlayError
 from overlay.face.detect import DETECTORS, open_detector
@@ -117,3 +118,29 @@ def test_each_face_detector_finds_the_face_and_fits_68_points_inside_it(name: st
     assert points.shape == (68, 2) and points.dtype == np.float32
     assert np.all(np.abs(points - (cx, cy)) < side)  # inside (about) the box it was given
     assert detector.detect(np.zeros_like(small)) == []
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_each_engine_gives_one_outcome_per_file_and_closes_twice_or_says_why_in_one_line(
+    name: str, tmp_path: Path
+) -> None:
+    """Without --address the Ray engine starts a cluster of this machine's own (and stops it)."""
+    from overlay.analysis.batch import FAILED, OK, FileJob
+    from overlay.analysis.engines import EngineOptions, open_engine
+    from overlay.analysis.recordings import AnalyzeSettings
+    from tests.media import write_silent_clip
+
+    settings = AnalyzeSettings(timeline_folder=tmp_path / "sessions")
+    jobs = [FileJob(write_silent_clip(tmp_path / "quiet.mp4", seconds=1.0)), FileJob(tmp_path / "missing.mp4")]
+    try:
+        engine = open_engine(name, EngineOptions(settings, workers=2))
+    except OverlayError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    try:
+        outcomes = {Path(o.file).name: o.status for o in engine.run(jobs)}
+    finally:
+        engine.close()
+        engine.close()
+    assert outcomes == {"quiet.mp4": OK, "missing.mp4": FAILED}
+    assert len(list((tmp_path / "sessions").glob("quiet-*.sqlite"))) == 1
