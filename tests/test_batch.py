@@ -204,7 +204,8 @@ def test_a_file_that_kills_its_worker_process_fails_alone_and_the_others_are_ana
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(Path(__file__).resolve().parents[1])])}
     files = [str(tmp_path / "crash.mp4"), str(root / "4-silent.mp4"), str(root / "1-good.mp4")]
     result = subprocess.run(
-        [sys.executable, "-m", "overlay", "analyze", *files, "--json", "--jobs", "2", "--sessions", str(tmp_path / "s")],
+        [sys.executable, "-m", "overlay", "analyze", *files, "--json", "--jobs", "2",
+         "--sessions", str(tmp_path / "s")],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
@@ -214,3 +215,23 @@ def test_a_file_that_kills_its_worker_process_fails_alone_and_the_others_are_ana
     crashed = next(row for row in rows if row["status"] == "failed")
     assert "worker process died" in crashed["error"]
     assert counts == {"files": 3, "ok": 2, "failed": 1, "skipped": 0}
+
+
+def test_a_broken_vosk_model_is_a_one_line_failure_not_a_traceback(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    root, _ = batch
+    store = tmp_path / "models"
+    model = store / "vosk-model-small-en-us-0.15"
+    for name in ("am/final.mdl", "conf/model.conf", "graph/HCLr.fst", "graph/Gr.fst"):
+        (model / name).parent.mkdir(parents=True, exist_ok=True)
+        (model / name).write_text("not a model")
+    env = {**os.environ, "EMOTION_OVERLAY_MODELS": str(store)}
+    result = subprocess.run(
+        [sys.executable, "-m", "overlay", "analyze", str(root / "4-silent.mp4"), "--json", "--sessions", str(tmp_path / "s")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    rows, counts = json_lines(result.stdout)
+    assert counts["failed"] == 1
+    assert "could not load" in rows[0]["error"] and "pull it again" in rows[0]["error"]

@@ -1,4 +1,5 @@
-"""Every registered sink, source, face detector and batch engine keeps its contract (as pyvirtualcam's tests run over BACKENDS).
+"""Every registered sink, source, face detector and batch engine keeps its contract (as
+pyvirtualcam's tests run over BACKENDS).
 
 A sink either opens and then takes frames (or readings) and closes twice without harm, or
 it cannot open here and says why in one line; the registry is what the config and the

@@ -11,6 +11,7 @@ replaces it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -83,15 +84,22 @@ def start_new_session(label: str, metadata: dict[str, Any], folder: Path | None 
 
 
 def list_session_files(folder: Path | None = None) -> list[Path]:
-    """The session files, newest first: by when each was last written (an analysed recording's
-    name says what it is, not when), then by name."""
+    """The session files, newest first: by the start time in a live session's name, else (an
+    analysed recording's name says what it is, not when) by when the file was written."""
     folder = folder or sessions_dir()
     if not folder.is_dir():
         return []
-    return sorted(folder.glob(f"*{SUFFIX}"), key=_written, reverse=True)
+    return sorted(folder.glob(f"*{SUFFIX}"), key=_when, reverse=True)
 
 
-def _written(path: Path) -> tuple[float, str]:
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})_")
+
+
+def _when(path: Path) -> tuple[float, str]:
+    stamp = _STAMP.match(path.name)
+    if stamp:
+        with contextlib.suppress(ValueError):
+            return time.mktime(time.strptime(stamp.group(1), "%Y-%m-%d_%H-%M-%S")), path.name
     try:
         return path.stat().st_mtime, path.name
     except OSError:  # removed meanwhile
