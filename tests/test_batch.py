@@ -228,7 +228,8 @@ def test_a_broken_vosk_model_is_a_one_line_failure_not_a_traceback(
         (model / name).write_text("not a model")
     env = {**os.environ, "EMOTION_OVERLAY_MODELS": str(store)}
     result = subprocess.run(
-        [sys.executable, "-m", "overlay", "analyze", str(root / "4-silent.mp4"), "--json", "--sessions", str(tmp_path / "s")],
+        [sys.executable, "-m", "overlay", "analyze", str(root / "4-silent.mp4"), "--json",
+         "--sessions", str(tmp_path / "s")],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 1 and "Traceback" not in result.stderr
