@@ -38,6 +38,7 @@ def isolated_runtime(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     """The running-process lock and control file of a test's overlay, apart from a real one's."""
     folder = tmp_path_factory.mktemp("runtime")
     monkeypatch.setenv("EMOTION_OVERLAY_RUNTIME", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))  # analyze's scratch timelines
     return folder
 
 

@@ -89,7 +89,9 @@ def test_a_killed_batch_resumes_with_skip_existing_and_its_summary_matches_the_s
 
     session_files = sorted(sessions.glob("*.sqlite"))
     assert len(session_files) == 5  # one per file that could be analysed
-    assert not [p for p in sessions.iterdir() if p.name.endswith(".partial")]  # the killed one's is gone
+    assert not [p for p in sessions.iterdir() if p.name.startswith(".")]  # nothing half-written there
+    scratch = Path(os.environ["XDG_CACHE_HOME"]) / "emotion-overlay" / "analysis"
+    assert not list(scratch.iterdir())  # the killed process's unfinished timeline was cleared
 
     # The summary file: a row per file, and each row what its session says.
     table = {Path(row["file"]).name: row for row in read_summary_csv(summary_csv)}
@@ -236,3 +238,20 @@ def test_a_broken_vosk_model_is_a_one_line_failure_not_a_traceback(
     rows, counts = json_lines(result.stdout)
     assert counts["failed"] == 1
     assert "could not load" in rows[0]["error"] and "pull it again" in rows[0]["error"]
+
+
+def test_a_session_is_published_whole_across_file_systems(tmp_path: Path) -> None:
+    """Scratch timelines live on local disk; the sessions folder may be another file system (NFS)."""
+    from overlay.analysis.recordings import publish
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to publish across")
+    partial = shm / f"emotion-overlay-test-{os.getpid()}.sqlite.partial"
+    partial.write_bytes(b"timeline" * 1000)
+    final = tmp_path / "take-0123456789ab.sqlite"
+    final.write_bytes(b"the earlier analysis")
+    publish(partial, final)
+    assert final.read_bytes() == b"timeline" * 1000 and not partial.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]  # no hidden copy left beside it
+    assert oct(final.stat().st_mode & 0o777) == "0o600"

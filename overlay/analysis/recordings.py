@@ -14,16 +14,20 @@ up with the recording, variable frame rate included):
    reading is drawn (with --video) and recorded. A sound-only file is fused 5 times a second.
    Unlike live, a recording's future is known: a voice window or an utterance counts from
    the moment it began (live, only once it has ended), so words colour the time they were said.
-3. everything goes to a hidden `.NAME.sqlite.partial` in the sessions folder, renamed to
-   `NAME.sqlite` only when complete: a session that is there is whole, so an interrupted
-   batch resumes by skipping the ones that are there. With --video the annotated MP4 gets the
+3. everything goes to a timeline in this machine's own scratch folder (the user's cache
+   folder: SQLite's WAL must not live on a network file system, and the sessions folder of
+   a cluster is one), moved into the sessions folder as `NAME.sqlite` only when complete
+   (copied to a hidden name there, then renamed): a session that is there is whole, so an
+   interrupted batch resumes by skipping the ones that are there. With --video the annotated MP4 gets the
    original sound back (overlay.media.mux).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ from typing import Any
 
 from overlay.errors import DataError, OverlayError
 from overlay.face.stage import FaceStage, FaceStageSettings
+from overlay.files.private import create_private
 from overlay.fusion import FusionSettings, LiveFusion
 from overlay.media.audio_file import AudioStream, NoAudioTrackError
 from overlay.media.video_frames import NoVideoTrackError, VideoFrames
@@ -77,8 +82,57 @@ def session_path(folder: Path, name: str) -> Path:
     return folder / f"{name}{SUFFIX}"
 
 
+def scratch_dir() -> Path:
+    """Where this user's analyses write timelines until they are complete (local, owner-only)."""
+    import platformdirs
+
+    from overlay.files.private import private_dir
+
+    return private_dir(Path(platformdirs.user_cache_dir("emotion-overlay", appauthor=False)) / "analysis")
+
+
 def partial_path(folder: Path, name: str) -> Path:
-    return folder / f".{name}{SUFFIX}{PARTIAL}"
+    """NAME's timeline while this process writes it: the pid in the name, so that another
+    worker can tell a dead process's leftovers (clear_stale_partials) from a live one's."""
+    return folder / f"{name}.{os.getpid()}{SUFFIX}{PARTIAL}"
+
+
+def clear_stale_partials(folder: Path) -> None:
+    """Remove what analyses killed mid-file left in the scratch folder (their process is gone)."""
+    for leftover in folder.glob(f"*{SUFFIX}{PARTIAL}*"):
+        pid = leftover.name.split(SUFFIX)[0].rsplit(".", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def publish(partial: Path, final: Path) -> None:
+    """Put the complete timeline `partial` in place as `final`, all at once (an earlier one
+    of that name is replaced whole): renamed when on the same file system, else copied to a
+    hidden name beside `final` first."""
+    try:
+        os.replace(partial, final)
+        return
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+    beside = final.with_name(f".{final.name}.{os.getpid()}{PARTIAL}")
+    try:
+        create_private(beside)
+        shutil.copyfile(partial, beside)
+        os.replace(beside, final)
+    finally:
+        beside.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
 
 
 class RecordingAnalyzer:
@@ -92,6 +146,8 @@ class RecordingAnalyzer:
 
         started = time.perf_counter()
         self.settings = settings
+        self._scratch = scratch_dir()
+        clear_stale_partials(self._scratch)
         self._face = FaceStage(settings.face, FaceExpressionModel(threads=1))
         self._voice_model = VoiceEmotionModel(threads=1)
         self._text_model = TextEmotionModel(threads=1)
@@ -112,8 +168,8 @@ class RecordingAnalyzer:
             described = session_metadata(
                 "recording", str(path.resolve()), "the file's sound" if audio else None, self.settings
             )
-            partial = partial_path(folder, name)
-            partial.unlink(missing_ok=True)  # left by an analysis that was killed
+            partial = partial_path(self._scratch, name)
+            partial.unlink(missing_ok=True)
             writer = TimelineWriter(partial, {**described, **(metadata or {})})
             try:
                 annotated, media_seconds = self._analyze_into(
@@ -132,7 +188,11 @@ class RecordingAnalyzer:
             partial.unlink(missing_ok=True)
             raise OverlayError(f"{path}: {writer.rows_lost} timeline rows could not be written ({writer.failure})")
         final = session_path(folder, name)
-        os.replace(partial, final)  # appears whole or not at all
+        try:
+            publish(partial, final)  # appears whole or not at all
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise OverlayError(f"{final}: cannot put the session there ({err.strerror}); check the sessions folder") from None
         summary = summarize(read_session(final))
         return RecordingAnalysis(summary, annotated, media_seconds, time.perf_counter() - started)
 
@@ -284,7 +344,7 @@ def _open_annotated_sink(path: Path, video: VideoFrames, settings: AnalyzeSettin
 
 def annotated_video_path(folder: Path, session_file: Path) -> Path:
     """`SESSION.annotated.mp4`: named after the session, so a re-run replaces it instead of adding one."""
-    name = session_file.name.removeprefix(".").removesuffix(PARTIAL).removesuffix(SUFFIX)
+    name = session_file.name.removesuffix(PARTIAL).removesuffix(SUFFIX).rsplit(".", 1)[0]
     return folder / f"{name}.annotated.mp4"
 
 
