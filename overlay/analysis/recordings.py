@@ -192,7 +192,9 @@ class RecordingAnalyzer:
             publish(partial, final)  # appears whole or not at all
         except OSError as err:
             partial.unlink(missing_ok=True)
-            raise OverlayError(f"{final}: cannot put the session there ({err.strerror}); check the sessions folder") from None
+            raise OverlayError(
+                f"{final}: cannot put the session there ({err.strerror}); check the sessions folder"
+            ) from None
         summary = summarize(read_session(final))
         return RecordingAnalysis(summary, annotated, media_seconds, time.perf_counter() - started)
 
