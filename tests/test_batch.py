@@ -255,3 +255,23 @@ def test_a_session_is_published_whole_across_file_systems(tmp_path: Path) -> Non
     assert final.read_bytes() == b"timeline" * 1000 and not partial.exists()
     assert [p.name for p in tmp_path.iterdir()] == [final.name]  # no hidden copy left beside it
     assert oct(final.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_parquet_summary_has_a_row_per_file_or_says_it_needs_pyarrow(
+    batch: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    root, _ = batch
+    target = tmp_path / "summary.parquet"
+    args = ["analyze", str(root / "4-silent.mp4"), str(root / "3-corrupt.mp4"), "--json", "--sessions"]
+    result = run_cli([*args, str(tmp_path / "s"), "--summary", str(target)])
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        assert result.returncode == 1 and not result.stdout  # refused before any file was analysed
+        assert result.stderr.strip() == (
+            f"emotion-overlay: error: {target}: Parquet needs pyarrow (pip install pyarrow); or give a .csv name"
+        )
+        return
+    assert result.returncode == 1
+    table = pq.read_table(target).to_pylist()
+    assert {Path(row["file"]).name: row["status"] for row in table} == {"4-silent.mp4": "ok", "3-corrupt.mp4": "failed"}
