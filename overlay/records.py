@@ -7,6 +7,7 @@ that stages can be lined up by when things happened rather than when they arrive
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
@@ -62,3 +63,25 @@ class TextEstimate:
     text: str
     probabilities: npt.NDArray[np.float32]
     recognizer: str  # which backend transcribed it, e.g. "pocketsphinx:en-us"
+
+
+class Event(str, Enum):
+    """The kinds of event a run records (the timeline's events table, `status`, the review
+    page): one name each, here; stored and shown as the value."""
+
+    DISAGREEMENT = "disagreement"  # face, voice and words read different emotions
+    PAUSED = "paused"  # the privacy switch
+    RESUMED = "resumed"
+    CAMERA_LOST = "camera_lost"
+    CAMERA_BACK = "camera_back"
+    MICROPHONE_LOST = "microphone_lost"
+    MICROPHONE_BACK = "microphone_back"
+    OBS_LOST = "obs_lost"
+    OBS_BACK = "obs_back"
+    OBS_FAILED = "obs_failed"
+    SINK_FAILED = "sink_failed"
+    STAGE_RESTARTED = "stage_restarted"
+    TIMELINE_INCOMPLETE = "timeline_incomplete"  # rows lost (a full disk)
+
+    def __str__(self) -> str:
+        return self.value

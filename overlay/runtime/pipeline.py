@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from overlay.face.stage import FaceAnalysis
 from overlay.fusion import FusionSettings, LiveFusion
-from overlay.records import AudioBlock, TextEstimate, VideoFrame, VoiceEstimate
+from overlay.records import AudioBlock, Event, TextEstimate, VideoFrame, VoiceEstimate
 from overlay.render.draw import Captions, OverlaySettings, OverlayState
 from overlay.render.layouts import Renderer
 from overlay.runtime.slot import LatestSlot
@@ -169,12 +169,12 @@ class LivePipeline:
             self._latest = None
             self._voice = None
             self._partial = None
-            self.record_event("paused", "analysis paused by the user")
+            self.record_event(Event.PAUSED, "analysis paused by the user")
 
     def resume(self) -> None:
         if self._paused.is_set():
             self._paused.clear()
-            self.record_event("resumed", "analysis resumed by the user")
+            self.record_event(Event.RESUMED, "analysis resumed by the user")
 
     def snapshot(self) -> dict[str, object]:
         """Live figures for `emotion-overlay status` (safe to call from another thread)."""
@@ -288,7 +288,7 @@ class LivePipeline:
         reading = self.fusion.update(now)
         self._last_label = reading.state.label
         if reading.new_disagreement is not None:
-            self.stats.events.append(PipelineEvent(now, "disagreement", reading.new_disagreement))
+            self.stats.events.append(PipelineEvent(now, Event.DISAGREEMENT, reading.new_disagreement))
             self.stats.events_total += 1
         if self._recorder is not None:
             self._recorder.fused(reading)
@@ -310,13 +310,13 @@ class LivePipeline:
 
     def _drop_sink(self, sink: FrameSink | StateSink, err: Exception) -> None:
         logger.exception("sink %s failed; dropping it", type(sink).__name__)
-        self.record_event("sink_failed", f"{type(sink).__name__}: {err}")
+        self.record_event(Event.SINK_FAILED, f"{type(sink).__name__}: {err}")
         sink.close()
 
     def _workers(self) -> list[StageWorker[Any, Any]]:
         """One supervised thread per analysis stage (overlay.runtime.worker), each fed its own way."""
         control = WorkerControl(
-            self._stop, lambda detail: self.record_event("stage_restarted", detail), self._restart_pause_s
+            self._stop, lambda detail: self.record_event(Event.STAGE_RESTARTED, detail), self._restart_pause_s
         )
         workers: list[StageWorker[Any, Any]] = [
             StageWorker("face-analysis", self._slot.take, self._make_analyzer, self._analyze_face, control)

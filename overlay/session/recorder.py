@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from overlay.face.stage import FaceAnalysis
 from overlay.fusion import LiveReading
-from overlay.records import TextEstimate, VoiceEstimate
+from overlay.records import Event, TextEstimate, VoiceEstimate
 from overlay.session.timeline import TimelineWriter
 
 FACE_RECORD_HZ: Final = 10.0  # face estimates (the face is read up to 30 times a second)
@@ -57,7 +57,7 @@ class SessionRecorder:
     def fused(self, reading: LiveReading) -> None:
         state = reading.state
         if reading.new_disagreement is not None:
-            self.writer.add_event(state.timestamp, "disagreement", reading.new_disagreement)
+            self.writer.add_event(state.timestamp, Event.DISAGREEMENT, reading.new_disagreement)
         if (
             state.probabilities is None
             or state.label is None

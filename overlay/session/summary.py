@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from overlay.labels import EMOTIONS
+from overlay.records import Event
 from overlay.session.reading import Series, Session
 
 
@@ -94,6 +95,6 @@ def summarize(session: Session) -> SessionSummary:
         utterances=len(session.utterances),
         transcript=" ".join(u.text for u in session.utterances),
         recognizer=", ".join(sorted(recognizers)) or session.metadata.get("recognizer"),
-        disagreements=sum(1 for e in session.events if e.kind == "disagreement"),
+        disagreements=sum(1 for e in session.events if e.kind == Event.DISAGREEMENT),
         events=dict(Counter(e.kind for e in session.events)),
     )

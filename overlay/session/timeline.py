@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from overlay.files.lock import HolderLock
 from overlay.labels import EMOTIONS, MODALITIES
+from overlay.records import Event
 from overlay.session.schema import (
     INSERTS,
     DiskFullError,
@@ -161,7 +162,7 @@ class TimelineWriter:
             self.set_meta("duration_s", f"{duration_s:.3f}")
         if self.rows_lost:
             # Said in the file itself where there is room again (review shows the event).
-            self.add_event(time.monotonic(), "timeline_incomplete", f"{self.rows_lost} rows lost: {self.failure}")
+            self.add_event(time.monotonic(), Event.TIMELINE_INCOMPLETE, f"{self.rows_lost} rows lost: {self.failure}")
             self.set_meta("rows_lost", str(self.rows_lost))
         self.flush()
         try:

@@ -55,6 +55,7 @@ from overlay.obs.connection import (
 )
 from overlay.obs.elements import ELEMENTS, TEXT_ELEMENTS
 from overlay.obs.scene import OverlayScene, ensure_overlay, source_name
+from overlay.records import Event
 from overlay.render.draw import OverlayState, bars_image
 from overlay.render.wording import headline
 from overlay.sinks.base import SinkContext
@@ -134,7 +135,7 @@ class ObsOverlaySink:
         self,
         settings: ObsSinkSettings,
         *,
-        on_event: Callable[[str, str], None] | None = None,
+        on_event: Callable[[Event, str], None] | None = None,
         connect: Callable[[ObsAddress], ObsConnection] = ObsConnection,
     ) -> None:
         self.settings = settings
@@ -228,7 +229,7 @@ class ObsOverlaySink:
             self._clear()
         except Exception:  # supervised: never take the process down, say what happened
             logger.exception("the OBS overlay thread failed; the overlay in OBS stops updating")
-            self._event("obs_failed", "the OBS overlay thread failed")
+            self._event(Event.OBS_FAILED, "the OBS overlay thread failed")
         finally:
             self.stats.cpu_seconds = time.thread_time() - cpu_started
             self._drop_connection()
@@ -249,7 +250,7 @@ class ObsOverlaySink:
                     f" (recreated: {', '.join(self._scene.created)})" if self._scene and self._scene.created else ""
                 )
                 logger.warning("OBS at %s is back; the overlay is shown again%s", self.settings.address, created)
-                self._event("obs_back", f"OBS at {self.settings.address} is back{created}")
+                self._event(Event.OBS_BACK, f"OBS at {self.settings.address} is back{created}")
             self._reported = None
         return True
 
@@ -258,7 +259,7 @@ class ObsOverlaySink:
         self.stats.outages += 1
         # While OBS is away it is unreachable: that is this same outage, not news.
         self._report("unreachable", f"lost the connection to OBS ({reason}); reconnecting in the background")
-        self._event("obs_lost", reason)
+        self._event(Event.OBS_LOST, reason)
 
     def _report(self, kind: str, message: str) -> None:
         """Warn once per kind of problem; repeats while reconnecting go to the debug log."""
@@ -328,7 +329,7 @@ class ObsOverlaySink:
         except ObsError as err:
             logger.debug("could not clear the overlay in OBS: %s", err)
 
-    def _event(self, kind: str, detail: str) -> None:
+    def _event(self, kind: Event, detail: str) -> None:
         if self._on_event is not None:
             self._on_event(kind, detail)
 

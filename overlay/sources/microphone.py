@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from overlay.errors import DataError
-from overlay.records import AudioBlock
+from overlay.records import AudioBlock, Event
 from overlay.sources.microphone_devices import sounddevice_module
 from overlay.voice.features import SAMPLE_RATE
 
@@ -127,7 +127,7 @@ class MicrophoneSource:
             if not self._lost and (stalled or not self._stream.active):
                 self._lost = True
                 logger.warning("microphone %s lost; reconnecting in the background", self.name)
-                self._on_event("microphone_lost", self.name)
+                self._on_event(Event.MICROPHONE_LOST, self.name)
                 self._close_stream()
             if self._lost:
                 try:
@@ -138,7 +138,7 @@ class MicrophoneSource:
                     continue
                 self._lost, delay = False, FIRST_RETRY_S
                 logger.warning("microphone %s is back", self.name)
-                self._on_event("microphone_back", self.name)
+                self._on_event(Event.MICROPHONE_BACK, self.name)
 
     def _close_stream(self) -> None:
         try:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay.errors import OverlayError
-from overlay.records import VideoFrame
+from overlay.records import Event, VideoFrame
 from overlay.sources.base import FrameSource
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class ReconnectingSource:
         self.outages += 1
         logger.warning("camera lost; showing 'camera unavailable' and reconnecting")
         if self._on_event is not None:
-            self._on_event("camera_lost", "the camera stopped delivering frames")
+            self._on_event(Event.CAMERA_LOST, "the camera stopped delivering frames")
         self._reconnector = threading.Thread(target=self._reconnect, name="camera-reconnect", daemon=True)
         self._reconnector.start()
 
@@ -117,7 +117,7 @@ class ReconnectingSource:
                 self._source = source
             logger.warning("camera back")
             if self._on_event is not None:
-                self._on_event("camera_back", "the camera delivers frames again")
+                self._on_event(Event.CAMERA_BACK, "the camera delivers frames again")
             return
 
     def close(self) -> None:
