@@ -99,7 +99,7 @@ def main() -> None:
     stages = training_stages(checkpoint)
     card: dict[str, object] = {
         "name": "face_expression",
-        "version": "2.0.0",
+        "version": "2.1.0",
         "file": onnx_path.name,
         "sha256": sha256_of(onnx_path),
         "size_bytes": onnx_path.stat().st_size,
@@ -229,3 +229,7 @@ def _plain_latency_ms(net: torch.nn.Module, inputs: np.ndarray) -> float:
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return _median_latency_ms(lambda face: session.run(None, {"face": face}), inputs)
+
+
+if __name__ == "__main__":
+    main()
