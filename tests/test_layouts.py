@@ -26,6 +26,7 @@ from overlay.labels import EMOTIONS
 from overlay.render import LAYOUTS
 from overlay.render.draw import Captions, OverlaySettings, OverlayState
 from overlay.render.layouts import Renderer
+from overlay.sinks.base import SinkContext
 from tests.conftest import run_cli
 from tests.sessions_data import ARTIFACTS
 
@@ -160,6 +161,24 @@ def test_a_reading_nobody_should_trust_is_not_headlined_as_one_label() -> None:
 
     assert overlay_texts(state)["label"] == "unsure"
     assert EMOTIONS[int(np.argmax(flat))] == "surprise"
+
+
+def test_the_obs_label_follows_the_configured_wording_thresholds(tmp_path: Path) -> None:
+    """[overlay] confident_at / lead_at / mixed_at word OBS's label as they word the drawn headline."""
+    from overlay.config import load_config
+    from overlay.sinks.obs import open_sink, overlay_texts
+
+    leaning = np.array([0.05, 0.02, 0.03, 0.42, 0.2, 0.08, 0.2], dtype=np.float32)
+    state = OverlayState(fused=FusedState(0.0, leaning, "happy", 0.42, 0.3, 0.2, {"face": 1.0}, None))
+    assert overlay_texts(state)["label"] == "mixed: happy / sad"  # by default 42 % is not one label
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("[overlay]\nconfident_at = 0.4\n[obs]\nport = 1\n")
+    config = load_config(config_file)
+    sink = open_sink(SinkContext(config, 320, 240, 30.0, lambda kind, detail: None))
+    try:
+        assert overlay_texts(state, sink.settings.wording)["label"] == "happy 42%"
+    finally:
+        sink.close()
 
 
 def test_obs_shows_the_compact_set_by_default_and_a_chosen_list_as_it_is() -> None:

@@ -57,7 +57,7 @@ from overlay.obs.elements import ELEMENTS, TEXT_ELEMENTS
 from overlay.obs.scene import OverlayScene, ensure_overlay, source_name
 from overlay.records import Event
 from overlay.render.draw import OverlayState, bars_image
-from overlay.render.wording import headline
+from overlay.render.wording import WordingRule, headline
 from overlay.sinks.base import SinkContext
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class ObsSinkSettings:
     update_hz: float = DEFAULT_UPDATE_HZ
     image_hz: float = DEFAULT_IMAGE_HZ
     bars_file: Path = field(default_factory=default_bars_file)
+    wording: WordingRule = field(default_factory=WordingRule)  # [overlay] confident_at, lead_at, mixed_at
 
 
 @dataclass
@@ -95,8 +96,9 @@ class ObsSinkStats:
     created: list[str] = field(default_factory=list)
 
 
-def overlay_texts(state: OverlayState | None) -> dict[str, str]:
-    """The text of each text element for a state (also what the tests read back from OBS)."""
+def overlay_texts(state: OverlayState | None, wording: WordingRule | None = None) -> dict[str, str]:
+    """The text of each text element for a state (also what the tests read back from OBS); the
+    label is worded by the same rule as the drawn overlay's headline."""
     texts = dict.fromkeys(TEXT_ELEMENTS, "")
     if state is None:
         return texts
@@ -104,7 +106,7 @@ def overlay_texts(state: OverlayState | None) -> dict[str, str]:
         texts["label"] = "analysis paused"
     elif state.fused is not None and state.fused.label is not None:
         fused, label = state.fused, state.fused.label
-        texts["label"] = headline(label, fused.confidence, fused.probabilities)  # never one label at 21 %
+        texts["label"] = headline(label, fused.confidence, fused.probabilities, wording)  # never one label at 21 %
     elif state.expression is not None:
         top = int(np.argmax(state.expression))
         texts["label"] = f"{EMOTIONS[top]} {float(state.expression[top]) * 100:.0f}%"
@@ -281,7 +283,7 @@ class ObsOverlaySink:
         if not connection.alive:  # noticed by its receiver even while nothing needs sending
             raise ObsConnectionLost(f"OBS at {self.settings.address} closed the connection")
         state = self._state
-        texts = overlay_texts(state)
+        texts = overlay_texts(state, self.settings.wording)
         for element in TEXT_ELEMENTS:
             if element in scene.shown and texts[element] != self._sent.get(element):
                 started = time.perf_counter()
@@ -347,12 +349,13 @@ def open_sink(context: SinkContext) -> ObsOverlaySink:
     """The overlay as sources in the OBS that [obs] (and --obs-*) point at."""
     from overlay.obs.connection import configured_address
 
-    obs = context.config.obs
+    obs, overlay = context.config.obs, context.config.overlay
     settings = ObsSinkSettings(
         configured_address(obs),
         obs.scene,
         elements_shown(obs.elements, context.config.layout_for("obs")),
         obs.update_hz,
         obs.image_hz,
+        wording=WordingRule(overlay.confident_at, overlay.lead_at, overlay.mixed_at),
     )
     return ObsOverlaySink(settings, on_event=context.on_event)
