@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from overlay.config import Config
     from overlay.face.stage import FaceStageSettings
     from overlay.fusion import FusionSettings
+    from overlay.media.sound_recorder import SoundRecorder
+    from overlay.records import Event
     from overlay.runtime.pipeline import LivePipeline
     from overlay.session.timeline import TimelineWriter
 
@@ -132,26 +134,37 @@ class LiveRun:
     camera: str
     video_out: Path | None = None  # the --sink file MP4, when it opened
     sound_from: Path | None = None  # the video file played as the camera, whose sound goes under video_out
+    microphone_sound: SoundRecorder | None = None  # else the microphone heard, written down to go under it
 
     def status(self) -> dict[str, Any]:
         """What `emotion-overlay status` shows (safe from another thread)."""
         return {"running": True, "camera": self.camera, "microphone": self.microphone, **self.pipeline.snapshot()}
 
     def finish(self) -> list[str]:
-        """Close the session file and put the input's sound under the MP4 (after pipeline.run()); what failed."""
+        """Close the session file and put the sound under the MP4 (after pipeline.run()); what failed."""
         if self.timeline is not None:
             if self.pipeline.recognizer_name:
                 self.timeline.set_meta("recognizer", self.pipeline.recognizer_name)
             self.timeline.close(duration_s=self.pipeline.stats.seconds)
-        if self.video_out is None or self.sound_from is None or not self.video_out.exists():
-            return []
-        from overlay.media.mux import add_sound
-
+        problems: list[str] = []
+        sound = self.sound_from
+        if self.microphone_sound is not None:
+            self.microphone_sound.close()
+            if self.microphone_sound.failure:
+                problems.append(self.microphone_sound.failure)
+            sound = self.microphone_sound.path if self.microphone_sound.seconds > 0 else None
         try:
-            add_sound(self.video_out, self.sound_from, self.video_out, trim=True)  # written beside, renamed over
-        except OverlayError as err:
-            return [f"{err}; the video is kept without sound"]
-        return []
+            if self.video_out is not None and sound is not None and self.video_out.exists():
+                from overlay.media.mux import add_sound
+
+                try:
+                    add_sound(self.video_out, sound, self.video_out, trim=True)  # written beside, renamed over
+                except OverlayError as err:
+                    problems.append(f"{err}; the video is kept without sound")
+        finally:
+            if self.microphone_sound is not None:
+                self.microphone_sound.path.unlink(missing_ok=True)
+        return problems
 
 
 def build_live(config: Config, loop: bool) -> LiveRun:
@@ -170,7 +183,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     spare_speech: list[SpeechProcess] = []
     running: list[LivePipeline] = []  # sources and sinks report camera loss etc. into the pipeline's events
 
-    def on_event(kind: str, detail: str) -> None:
+    def on_event(kind: Event, detail: str) -> None:
         if running:
             running[0].record_event(kind, detail)
 
@@ -200,12 +213,14 @@ def build_live(config: Config, loop: bool) -> LiveRun:
         thumbnails=config.timeline.thumbnails,
         layouts=tuple(outputs.layouts),
     )
+    microphone_sound = _microphone_recorder(outputs, audio)
     sound = None
     if audio is not None:
         sound = LiveAudio(
             audio,
             lambda: spare_voice.pop() if spare_voice else VoiceStage(voice),
             lambda: spare_speech.pop() if spare_speech else SpeechProcess(),
+            listeners=(microphone_sound.add,) if microphone_sound is not None else (),
         )
 
     def face_stage() -> FaceStage:
@@ -217,11 +232,28 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     from overlay.sources.video_file import VideoFileSource
 
     video_out = Path(config.output.file) if "file" in outputs.kinds else None
-    sound_from = source.path if isinstance(source, VideoFileSource) else None
-    return LiveRun(pipeline, timeline, not_recorded, microphone, config.camera.device, video_out, sound_from)
+    sound_from = source.path if isinstance(source, VideoFileSource) and microphone_sound is None else None
+    return LiveRun(
+        pipeline, timeline, not_recorded, microphone, config.camera.device, video_out, sound_from, microphone_sound
+    )
 
 
-def _sink_context(config: Config, source: FrameSource, on_event: Callable[[str, str], None]) -> SinkContext:
+def _microphone_recorder(outputs: Outputs, audio: AudioSource | None) -> SoundRecorder | None:
+    """For --sink file with a real microphone: its sound written down beside the MP4, to go
+    under it at the end (a video file's own track is copied from the file instead)."""
+    from overlay.media.sound_recorder import SoundRecorder
+    from overlay.sinks.video_file import VideoFileSink
+    from overlay.sources.file_audio import FileAudioSource
+
+    if audio is None or isinstance(audio, FileAudioSource):
+        return None
+    video = next((sink for sink in outputs.frame_sinks if isinstance(sink, VideoFileSink)), None)
+    if video is None:
+        return None
+    return SoundRecorder(video.path.with_name(f".{video.path.name}.microphone.wav"), lambda: video.started_at)
+
+
+def _sink_context(config: Config, source: FrameSource, on_event: Callable[[Event, str], None]) -> SinkContext:
     return SinkContext(config, source.width, source.height, source.fps, on_event)
 
 

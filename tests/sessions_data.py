@@ -26,6 +26,7 @@ import numpy.typing as npt
 import pytest
 
 from overlay.labels import EMOTIONS
+from overlay.records import Event
 from overlay.session.schema import SCHEMA_VERSION
 from overlay.session.store import SESSIONS_ENV
 from overlay.session.timeline import TimelineWriter
@@ -107,7 +108,7 @@ def write_session(
             writer.add_utterance(100.0 + start, 100.0 + end, words, "vosk", p / p.sum())
             writer.add_estimate(100.0 + end, "text", p / p.sum())
     for t, kind, detail in EVENTS:
-        writer.add_event(100.0 + t, kind, detail)
+        writer.add_event(100.0 + t, Event(kind), detail)
     writer.close(duration_s=DURATION_S)
     return path
 

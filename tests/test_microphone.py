@@ -1,9 +1,12 @@
 """A real input device: PulseAudio's virtual microphone, fed in real time (../shared/TESTING.md)."""
 
+import contextlib
 import itertools
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -91,3 +94,45 @@ def test_a_microphone_name_that_matches_nothing_is_one_line(virtual_mic: Virtual
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
+
+
+def test_run_to_a_file_puts_the_microphone_under_the_video(virtual_mic: VirtualMicrophone, tmp_path: Path) -> None:
+    """`run --sink file` with a real microphone: what it heard is under the MP4, as long as the picture."""
+    import av
+
+    from tests.fakes import make_clip
+
+    clip = make_clip(tmp_path / "camera.mp4", frames=60, fps=15.0, size=(320, 240))
+    out = tmp_path / "annotated.mp4"
+    pacat = ["pacat", "--playback", "--device=vmic_sink", "--format=s16le", "--rate=16000", "--channels=1"]
+    player = subprocess.Popen([*pacat, "--latency-msec=20"], stdin=subprocess.PIPE)
+    assert player.stdin is not None
+    sound = (tone(15.0, level=0.3) * 32767).astype("<i2").tobytes()  # plays for the whole run
+    # pacat takes it as fast as it plays it: written from a thread, so the run starts at once.
+    feeder = threading.Thread(target=_write_quietly, args=(player.stdin, sound), daemon=True)
+    feeder.start()
+    try:
+        command = ["run", "--camera", str(clip), "--loop", "--mic", "pulse", "--sink", "file", "--out", str(out)]
+        result = run_cli([*command, "--seconds", "4"])
+    finally:
+        player.kill()
+        player.wait(timeout=10)
+        feeder.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(out)) as container:
+        assert container.streams.audio, "the microphone is not under the video"
+        video_s = float(container.streams.video[0].duration * container.streams.video[0].time_base)
+        sound = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)]).astype(np.float32)
+        rate = container.streams.audio[0].rate
+    audio_s = len(sound) / rate
+    assert abs(audio_s - video_s) < 0.3, (audio_s, video_s)
+    late = sound[int(1.5 * rate) :]  # PulseAudio takes a moment to deliver a new stream's first block
+    level = float(np.sqrt(np.mean(late**2)))  # the tone's 0.21 RMS (0.15 in each channel of the stereo AAC)
+    assert 0.1 < level < 0.25, level
+    assert not list(tmp_path.glob(".*microphone.wav"))  # the WAV written beside it is gone
+
+
+def _write_quietly(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the player is killed before it has played it all
+        pipe.write(data)
+        pipe.flush()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from overlay.records import Event
 from overlay.runtime.pipeline import CAPTION_LINES, LiveAudio, LivePipeline, PipelineSettings
 from overlay.runtime.slot import LatestSlot
 from overlay.runtime.stats import EVENTS_KEPT, LATENCIES_KEPT
@@ -115,7 +116,7 @@ def test_what_a_run_keeps_in_memory_is_bounded(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(64, 48)), loop=True, paced=False)
     pipeline = LivePipeline(source, lambda: SlowAnalyzer(0.0), [])
     for i in range(EVENTS_KEPT + 50):
-        pipeline.record_event("camera_lost", f"event {i}")
+        pipeline.record_event(Event.CAMERA_LOST, f"event {i}")
     stats = pipeline.run(max_seconds=0.0001)
     for _ in range(LATENCIES_KEPT + 100):
         stats.latencies_ms.append(1.0)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from overlay.labels import EMOTIONS
+from overlay.records import Event
 from overlay.session import schema
 from overlay.session.reading import read_session, read_thumbnail
 from overlay.session.schema import TimelineError, open_for_writing
@@ -29,7 +30,7 @@ def write_small_session(path: Path) -> None:
         writer.add_fused(100.5, HAPPY, "happy", 0.6, 0.5, 0.3, {"face": 0.7, "voice": 0.3})
         writer.add_blink(100.2, 100.4, "blink")
         writer.add_utterance(100.1, 101.0, "what a lovely day", "pocketsphinx:en-us", HAPPY)
-        writer.add_event(100.9, "camera_lost", "device gone")
+        writer.add_event(100.9, Event.CAMERA_LOST, "device gone")
         writer.add_thumbnail(100.5, b"\xff\xd8jpeg")
 
 

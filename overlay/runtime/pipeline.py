@@ -104,6 +104,7 @@ class LiveAudio:
     source: AudioSource
     make_voice_analyzer: Callable[[], VoiceAnalyzer] | None = None
     make_speech_analyzer: Callable[[], SpeechAnalyzer] | None = None
+    listeners: tuple[Callable[[AudioBlock], None], ...] = ()  # e.g. the microphone written under --sink file
 
 
 class LivePipeline:
@@ -139,6 +140,7 @@ class LivePipeline:
         self._voice: VoiceEstimate | None = None
         self._voice_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
         self._make_speech_analyzer = audio.make_speech_analyzer if audio is not None else None
+        self._audio_listeners = audio.listeners if audio is not None else ()
         self._speech_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
         self._partial: Partial | None = None
         self.text_estimates: deque[TextEstimate] = deque(maxlen=CAPTION_LINES)  # what the captions show
@@ -374,6 +376,8 @@ class LivePipeline:
                     self._voice_blocks.put(block)
                 if self._make_speech_analyzer is not None:
                     self._speech_blocks.put(block)
+                for listener in self._audio_listeners:
+                    listener(block)
         finally:
             self._tee_done.set()
 
@@ -424,7 +428,7 @@ class LivePipeline:
         if self._recorder is not None:
             self._recorder.face(result, frame.image)
 
-    def record_event(self, kind: str, detail: str, timestamp: float | None = None) -> None:
+    def record_event(self, kind: Event, detail: str, timestamp: float | None = None) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""
         event = PipelineEvent(time.monotonic() if timestamp is None else timestamp, kind, detail)
         self.stats.events.append(event)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from overlay.records import Event
+
 
 @dataclass(frozen=True)
 class PipelineEvent:
     timestamp: float
-    kind: str  # "stage_restarted", "sink_failed", ...
+    kind: Event
     detail: str
 
 

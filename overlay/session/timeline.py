@@ -102,8 +102,8 @@ class TimelineWriter:
         times = (round(start - self.origin, 4), round(end - self.origin, 4))
         self._rows.put(("utterances", (*times, text, recognizer, *probability_row(probabilities), label)))
 
-    def add_event(self, t: float, kind: str, detail: str) -> None:
-        self._rows.put(("events", (round(t - self.origin, 4), kind, detail)))
+    def add_event(self, t: float, kind: Event, detail: str) -> None:
+        self._rows.put(("events", (round(t - self.origin, 4), kind.value, detail)))
 
     def add_thumbnail(self, t: float, jpeg: bytes) -> None:
         self._rows.put(("thumbnails", (round(t - self.origin, 4), jpeg)))

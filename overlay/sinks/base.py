@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 if TYPE_CHECKING:
     from overlay.config import Config
+    from overlay.records import Event
     from overlay.render.draw import OverlayState
 
 
@@ -50,7 +51,7 @@ class SinkContext:
     width: int
     height: int
     fps: float
-    on_event: Callable[[str, str], None]
+    on_event: Callable[[Event, str], None]
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ class VideoFileSink:
         self._last_pts = -1
         self.frames_written = 0
 
+    @property
+    def started_at(self) -> float | None:
+        """The monotonic time the first frame was sent (real_time), None before: the clock a
+        microphone recorded beside the video lines up with (overlay.media.sound_recorder)."""
+        return self._started
+
     def send(self, image: npt.NDArray[np.uint8], at: float | None = None) -> None:
         """`at`: when this frame shows, in seconds after the first (a recording's own frame
         times, so a variable-frame-rate file keeps its timing); None: by the clock (real_time)

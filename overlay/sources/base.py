@@ -29,7 +29,7 @@ from overlay.errors import OverlayError
 
 if TYPE_CHECKING:
     from overlay.config import Config
-    from overlay.records import AudioBlock, VideoFrame
+    from overlay.records import AudioBlock, Event, VideoFrame
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class SourceContext:
 
     config: Config
     loop: bool  # replay a file from the start when it ends
-    on_event: Callable[[str, str], None]  # (kind, detail) for the timeline: "camera_lost", ...
+    on_event: Callable[[Event, str], None]  # (kind, detail) for the timeline
 
 
 SOURCES: Final = (

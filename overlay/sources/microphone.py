@@ -47,7 +47,7 @@ class MicrophoneSource:
         self,
         device: int | None = None,
         *,
-        on_event: Callable[[str, str], None] | None = None,
+        on_event: Callable[[Event, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.device = device

@@ -55,7 +55,7 @@ class ReconnectingSource:
         self,
         open_source: Callable[[], FrameSource],
         *,
-        on_event: Callable[[str, str], None] | None = None,
+        on_event: Callable[[Event, str], None] | None = None,
         first_retry_s: float = FIRST_RETRY_S,
         max_retry_s: float = MAX_RETRY_S,
     ) -> None:
