@@ -107,9 +107,9 @@ def test_run_to_a_file_puts_the_microphone_under_the_video(virtual_mic: VirtualM
     pacat = ["pacat", "--playback", "--device=vmic_sink", "--format=s16le", "--rate=16000", "--channels=1"]
     player = subprocess.Popen([*pacat, "--latency-msec=20"], stdin=subprocess.PIPE)
     assert player.stdin is not None
-    sound = (tone(15.0, level=0.3) * 32767).astype("<i2").tobytes()  # plays for the whole run
+    played = (tone(15.0, level=0.3) * 32767).astype("<i2").tobytes()  # plays for the whole run
     # pacat takes it as fast as it plays it: written from a thread, so the run starts at once.
-    feeder = threading.Thread(target=_write_quietly, args=(player.stdin, sound), daemon=True)
+    feeder = threading.Thread(target=_write_quietly, args=(player.stdin, played), daemon=True)
     feeder.start()
     try:
         command = ["run", "--camera", str(clip), "--loop", "--mic", "pulse", "--sink", "file", "--out", str(out)]
