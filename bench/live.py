@@ -103,7 +103,8 @@ def _cpu_seconds() -> float:
 def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "compact") -> dict[str, Any]:
     from overlay.face.stage import FaceStage
     from overlay.media.audio_file import read_audio
-    from overlay.runtime.pipeline import LiveAudio, LivePipeline, PipelineSettings
+    from overlay.runtime.pipeline import LivePipeline
+    from overlay.runtime.stages import LiveAudio, PipelineSettings
     from overlay.session.timeline import TimelineWriter
     from overlay.sinks.virtual_camera import VirtualCameraSink
     from overlay.sources.file_audio import FileAudioSource

@@ -171,7 +171,8 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     """`run`: everything wired, devices open, nothing running yet."""
     from overlay.face.stage import FaceStage
     from overlay.render.draw import OverlaySettings
-    from overlay.runtime.pipeline import LiveAudio, LivePipeline, PipelineSettings
+    from overlay.runtime.pipeline import LivePipeline
+    from overlay.runtime.stages import LiveAudio, PipelineSettings
     from overlay.session.schema import DiskFullError
     from overlay.speech.process import SpeechProcess
     from overlay.voice.stage import VoiceStage, VoiceStageSettings

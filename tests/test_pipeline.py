@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from overlay.records import Event
-from overlay.runtime.pipeline import CAPTION_LINES, LiveAudio, LivePipeline, PipelineSettings
+from overlay.render.state import CAPTION_LINES
+from overlay.runtime.pipeline import LivePipeline
 from overlay.runtime.slot import LatestSlot
+from overlay.runtime.stages import LiveAudio, PipelineSettings
 from overlay.runtime.stats import EVENTS_KEPT, LATENCIES_KEPT
 from overlay.sources.video_file import VideoFileSource
 from tests.fakes import BrokenVoice, CountingSpeech, ListSink, QueueAudio, SlowAnalyzer, make_clip

@@ -41,9 +41,9 @@ from overlay.fusion import FusionSettings, LiveFusion
 from overlay.media.audio_file import AudioStream, NoAudioTrackError
 from overlay.media.video_frames import NoVideoTrackError, VideoFrames
 from overlay.records import TextEstimate, VideoFrame, VoiceEstimate
-from overlay.render.draw import Captions, OverlaySettings, OverlayState
+from overlay.render.draw import OverlaySettings
 from overlay.render.layouts import Renderer
-from overlay.runtime.pipeline import CAPTION_FRESH_S, CAPTION_LINES, VOICE_FRESH_S
+from overlay.render.state import captions_at, overlay_state
 from overlay.session.reading import read_session
 from overlay.session.recorder import SessionRecorder
 from overlay.session.store import SUFFIX, ensure_sessions_dir
@@ -257,16 +257,9 @@ class RecordingAnalyzer:
                 reading = fusion.update(t)
                 recorder.fused(reading)
                 if sink is not None:
-                    said = tuple(x.text for x in texts if x.end <= t and t - x.end < CAPTION_FRESH_S)[-CAPTION_LINES:]
-                    overlay = OverlayState(
-                        faces=result.faces,
-                        expression=result.expression,
-                        blink=result.blink,
-                        voice=_voice_at(timed, known, t),
-                        voice_enabled=bool(timed) or bool(texts),
-                        captions=Captions(said, "", texts[0].recognizer if texts else ""),
-                        fused=reading.state,
-                    )
+                    captions = captions_at(texts, t, "", texts[0].recognizer if texts else "")
+                    hearing = bool(timed) or bool(texts)
+                    overlay = overlay_state(result, _voice_at(timed, known), captions, reading.state, t, hearing)
                     sink.send(renderer.draw(frame.image, overlay), at=t - start)
         finally:
             if sink is not None:
@@ -323,11 +316,11 @@ def _observe_until(fusion: LiveFusion, timed: Timed, known: int, t: float) -> in
     return known
 
 
-def _voice_at(timed: Timed, known: int, t: float) -> VoiceEstimate | None:
-    """The newest voice estimate known at t, while fresh (for the voice bars)."""
+def _voice_at(timed: Timed, known: int) -> VoiceEstimate | None:
+    """The newest voice estimate known so far (for the voice bars, while fresh)."""
     for start, modality, probabilities, end in reversed(timed[:known]):
         if modality == "voice":
-            return VoiceEstimate(start, end, probabilities, 1.0) if t - end <= VOICE_FRESH_S else None
+            return VoiceEstimate(start, end, probabilities, 1.0)
     return None
 
 

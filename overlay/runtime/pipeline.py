@@ -42,20 +42,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from overlay.face.stage import FaceAnalysis
-from overlay.fusion import FusionSettings, LiveFusion
+from overlay.fusion import LiveFusion
 from overlay.records import AudioBlock, Event, TextEstimate, VideoFrame, VoiceEstimate
-from overlay.render.draw import Captions, OverlaySettings, OverlayState
+from overlay.render.draw import Captions, OverlayState
 from overlay.render.layouts import Renderer
+from overlay.render.state import CAPTION_LINES, VOICE_FRESH_S, captions_at, overlay_state
 from overlay.runtime.slot import LatestSlot
+from overlay.runtime.stages import Analyzer, LiveAudio, PipelineSettings, SpeechAnalyzer, VoiceAnalyzer
 from overlay.runtime.stats import PipelineEvent, PipelineStats, percentile
 from overlay.runtime.worker import StageWorker, WorkerControl
 from overlay.session.recorder import SessionRecorder
 from overlay.sinks.base import FrameSink, StateSink
-from overlay.sources.base import AudioSource, FrameSource
+from overlay.sources.base import FrameSource
 
 if TYPE_CHECKING:
     from asr.contract import Partial
@@ -65,46 +66,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class Analyzer(Protocol):
-    def analyze(self, frame: VideoFrame) -> FaceAnalysis: ...
-
-
-class VoiceAnalyzer(Protocol):
-    def feed(self, block: AudioBlock) -> list[VoiceEstimate]: ...
-
-
-class SpeechAnalyzer(Protocol):
-    recognizer_name: str
-
-    def feed(self, block: AudioBlock) -> SpeechEvents: ...
-    def finish(self) -> SpeechEvents: ...
-
-
-VOICE_FRESH_S = 2.5  # a voice estimate is drawn until this long after its window ended
-CAPTION_LINES = 2  # final utterances kept on screen
-CAPTION_FRESH_S = 8.0  # a final caption is drawn until this long after it was said
 SPEECH_DRAIN_S = 0.5  # at stop, what is queued for speech recognition is still heard for this long
-
-
-@dataclass(frozen=True)
-class PipelineSettings:
-    overlay: OverlaySettings = field(default_factory=OverlaySettings)
-    fusion: FusionSettings = field(default_factory=FusionSettings)
-    thumbnails: bool = False  # small face pictures in the timeline, for the review page
-    restart_pause_s: float = 1.0  # after a stage's fault, before it is rebuilt
-    # The layout (overlay.render.LAYOUTS) of each frame sink, in order; empty: overlay.layout
-    # (or "detailed") for all. Each layout in use is drawn once per frame.
-    layouts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LiveAudio:
-    """The sound and the stages that hear it (either may be left out)."""
-
-    source: AudioSource
-    make_voice_analyzer: Callable[[], VoiceAnalyzer] | None = None
-    make_speech_analyzer: Callable[[], SpeechAnalyzer] | None = None
-    listeners: tuple[Callable[[AudioBlock], None], ...] = ()  # e.g. the microphone written under --sink file
 
 
 class LivePipeline:
@@ -283,10 +245,6 @@ class LivePipeline:
                 break
 
     def _live_state(self, now: float) -> OverlayState:
-        latest = self._latest
-        voice = self._voice
-        if voice is not None and now - voice.end > VOICE_FRESH_S:
-            voice = None
         reading = self.fusion.update(now)
         self._last_label = reading.state.label
         if reading.new_disagreement is not None:
@@ -294,16 +252,7 @@ class LivePipeline:
             self.stats.events_total += 1
         if self._recorder is not None:
             self._recorder.fused(reading)
-        return OverlayState(
-            faces=latest.faces if latest else (),
-            expression=latest.expression if latest else None,
-            blink=latest.blink if latest else None,
-            voice=voice,
-            voice_enabled=self.audio is not None,
-            captions=self._captions(now),
-            analysis_on=True,
-            fused=reading.state,
-        )
+        return overlay_state(self._latest, self._voice, self._captions(now), reading.state, now, self.audio is not None)
 
     def _paused_state(self) -> OverlayState:
         """Only the "analysis paused" mark: nothing read from the face, voice or words is shown."""
@@ -418,9 +367,8 @@ class LivePipeline:
     def _captions(self, now: float) -> Captions | None:
         if self._make_speech_analyzer is None or self.audio is None:
             return None
-        finals = tuple(t.text for t in self.text_estimates if now - t.end < CAPTION_FRESH_S)
         partial = self._partial.text if self._partial is not None else ""
-        return Captions(finals, partial, self.recognizer_name)
+        return captions_at(self.text_estimates, now, partial, self.recognizer_name)
 
     def _publish_face(self, result: FaceAnalysis, frame: VideoFrame) -> None:
         if result.expression is not None:

@@ -1,0 +1,55 @@
+"""What the overlay shows at a moment, built one way for the live pipeline and for recordings.
+
+Both have, at time `now`, the face stage's newest analysis, the newest voice estimate, the
+final utterances heard so far and the fused reading; this module turns them into the
+OverlayState every layout draws, with one rule for what is still fresh enough to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from overlay.render.draw import Captions, OverlayState
+
+if TYPE_CHECKING:
+    from overlay.face.stage import FaceAnalysis
+    from overlay.fusion import FusedState
+    from overlay.records import TextEstimate, VoiceEstimate
+
+VOICE_FRESH_S: Final = 2.5  # a voice estimate is drawn until this long after its window ended
+CAPTION_LINES: Final = 2  # final utterances kept on screen
+CAPTION_FRESH_S: Final = 8.0  # a final caption is drawn until this long after it was said
+
+
+def fresh_voice(voice: VoiceEstimate | None, now: float) -> VoiceEstimate | None:
+    """The voice estimate while it is fresh enough to draw, else None."""
+    return voice if voice is not None and now - voice.end <= VOICE_FRESH_S else None
+
+
+def captions_at(finals: Iterable[TextEstimate], now: float, partial: str, recognizer: str) -> Captions:
+    """The last CAPTION_LINES final utterances that had ended by `now` and are still fresh,
+    and the utterance in progress."""
+    said = tuple(t.text for t in finals if t.end <= now and now - t.end < CAPTION_FRESH_S)[-CAPTION_LINES:]
+    return Captions(said, partial, recognizer)
+
+
+def overlay_state(
+    face: FaceAnalysis | None,
+    voice: VoiceEstimate | None,
+    captions: Captions | None,
+    fused: FusedState,
+    now: float,
+    hearing: bool,
+) -> OverlayState:
+    """Everything the layouts may draw at `now` (`hearing`: there is sound, so "no speech" means something)."""
+    return OverlayState(
+        faces=face.faces if face else (),
+        expression=face.expression if face else None,
+        blink=face.blink if face else None,
+        voice=fresh_voice(voice, now),
+        voice_enabled=hearing,
+        captions=captions,
+        analysis_on=True,
+        fused=fused,
+    )
