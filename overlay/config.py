@@ -52,43 +52,90 @@ def _between(minimum: float, maximum: float) -> dict[str, Any]:
     return {"min": minimum, "max": maximum}
 
 
+def _flag(name: str, metavar: str | None = None, repeat: bool = False, choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The command-line flag of `run` and `start` that overrides this key (overlay.cli.live builds them all
+    from here): `repeat` for a list given once per item, else a list is comma-separated; `choices`
+    when the flag offers fewer than the file (an empty string means "unset" only there)."""
+    return {"flag": {"name": name, "metavar": metavar, "repeat": repeat, "choices": choices}}
+
+
 @dataclass(frozen=True)
 class CameraConfig:
-    device: str = field(default="0", metadata={"help": "camera index, name (part of it) or a video file"})
-    width: int = field(default=1280, metadata=_between(16, 7680))  # 8K: no camera goes beyond
-    height: int = field(default=720, metadata=_between(16, 7680))
-    fps: int = field(default=30, metadata=_between(1, 240))
-    mirror: bool = False
+    device: str = field(
+        default="0",
+        metadata={
+            "help": "camera index, (part of) its name, a video file, or a source in OBS (obs:Video Capture Device)",
+            **_flag("--camera", "INDEX|NAME|FILE|obs:SOURCE"),
+        },
+    )
+    width: int = field(  # 8K: no camera goes beyond
+        default=1280, metadata={**_between(16, 7680), "help": "camera and virtual camera width", **_flag("--width")}
+    )
+    height: int = field(
+        default=720, metadata={**_between(16, 7680), "help": "camera and virtual camera height", **_flag("--height")}
+    )
+    fps: int = field(default=30, metadata={**_between(1, 240), "help": "camera rate asked for", **_flag("--fps")})
+    mirror: bool = field(
+        default=False,
+        metadata={"help": "flip the picture like a selfie view; text stays readable", **_flag("--mirror")},
+    )
 
 
 @dataclass(frozen=True)
 class AudioConfig:
     microphone: str = field(
         default="auto",
-        metadata={"help": "auto (a video file's own sound, else the default microphone), default, off, index or name"},
+        metadata={
+            "help": "sound to analyse: auto (a video file's own track, else the default microphone), default, off, "
+            "index or name",
+            **_flag("--mic", "auto|default|off|INDEX|NAME"),
+        },
     )
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    sinks: tuple[str, ...] = field(default=("vcam",), metadata=_choices(*SINK_KINDS))
-    file: str = "emotion-overlay.mp4"
-    vcam_layout: str = field(default="compact", metadata={**_choices(*LAYOUTS), "help": "what meetings see"})
-    preview_layout: str = field(default="detailed", metadata={**_choices(*LAYOUTS), "help": "the preview window"})
-    file_layout: str = field(default="detailed", metadata={**_choices(*LAYOUTS), "help": "the --sink file MP4"})
+    sinks: tuple[str, ...] = field(
+        default=("vcam",),
+        metadata={
+            **_choices(*SINK_KINDS),
+            "help": "where the overlay goes (repeatable): "
+            + "; ".join(f"{name}: {spec.help}" for name, spec in SINKS.items()),
+            **_flag("--sink", repeat=True),
+        },
+    )
+    file: str = field(
+        default="emotion-overlay.mp4", metadata={"help": "MP4 path for --sink file", **_flag("--out", "PATH")}
+    )
+    vcam_layout: str = field(
+        default="compact", metadata={**_choices(*LAYOUTS), "help": "what meetings see", **_flag("--vcam-layout")}
+    )
+    preview_layout: str = field(
+        default="detailed", metadata={**_choices(*LAYOUTS), "help": "the preview window", **_flag("--preview-layout")}
+    )
+    file_layout: str = field(
+        default="detailed", metadata={**_choices(*LAYOUTS), "help": "the --sink file MP4", **_flag("--file-layout")}
+    )
     obs_layout: str = field(
         default="compact",
         metadata={
             **_choices(*LAYOUTS),
             "help": "OBS: compact leaves the bars out of the default elements, clean shows none",
+            **_flag("--obs-layout"),
         },
     )
 
 
 @dataclass(frozen=True)
 class FaceConfig:
-    smoothing_seconds: float = field(default=0.5, metadata=_at_least(0.0))
-    landmarks: str = field(default="", metadata={"help": "dlib 68-point file; empty: the installed one"})
+    smoothing_seconds: float = field(
+        default=0.5,
+        metadata={**_at_least(0.0), "help": "expression half-life; 0: off", **_flag("--smoothing", "SECONDS")},
+    )
+    landmarks: str = field(
+        default="",
+        metadata={"help": "dlib 68-point landmark file; empty: the installed one", **_flag("--landmarks", "PATH")},
+    )
     detector: str = field(default="dlib", metadata={**_choices(*DETECTORS), "help": "face detector backend"})
 
 
@@ -97,7 +144,12 @@ class OverlayConfig:
     """The overlay's layout, how sure a reading must be to be named, and which detailed elements are drawn."""
 
     layout: str = field(
-        default="", metadata={**_choices("", *LAYOUTS), "help": "every output's layout; empty: [output] *_layout"}
+        default="",
+        metadata={
+            **_choices("", *LAYOUTS),
+            "help": "every output's layout; empty: [output] *_layout",
+            **_flag("--layout", choices=LAYOUTS),
+        },
     )
     confident_at: float = field(default=0.45, metadata={**_between(0.0, 1.0), "help": "top share to name a label"})
     lead_at: float = field(default=0.15, metadata={**_between(0.0, 1.0), "help": "and its lead over the second"})
@@ -131,13 +183,25 @@ class TimelineConfig:
 class ObsConfig:
     """OBS Studio 28+ through its built-in WebSocket server (OBS: Tools > WebSocket Server Settings)."""
 
-    host: str = "127.0.0.1"
-    port: int = field(default=4455, metadata=_between(1, 65535))
+    host: str = field(default="127.0.0.1", metadata={"help": "where OBS runs", **_flag("--obs-host", "HOST")})
+    port: int = field(
+        default=4455,
+        metadata={**_between(1, 65535), "help": "OBS's WebSocket server port", **_flag("--obs-port", "PORT")},
+    )
     password: str = field(
         default="", metadata={"secret": True, "help": "the server password; OBS_WEBSOCKET_PASSWORD overrides it"}
     )
-    scene: str = field(default="", metadata={"help": "scene that shows the overlay; empty: the current program scene"})
-    elements: tuple[str, ...] = field(default=OBS_ELEMENTS, metadata=_choices(*OBS_ELEMENTS))
+    scene: str = field(
+        default="",
+        metadata={
+            "help": "scene that shows the overlay; empty: the current program scene",
+            **_flag("--obs-scene", "SCENE"),
+        },
+    )
+    elements: tuple[str, ...] = field(
+        default=OBS_ELEMENTS,
+        metadata={**_choices(*OBS_ELEMENTS), "help": "which OBS sources show", **_flag("--obs-elements", "LIST")},
+    )
     update_hz: float = field(default=10.0, metadata={**_at_least(0.5), "help": "text updates per second"})
     image_hz: float = field(default=2.0, metadata={**_at_least(0.1), "help": "bars image reloads per second"})
     capture_width: int = field(default=640, metadata={**_at_least(16), "help": "width of frames from --camera obs:"})
@@ -217,7 +281,7 @@ def _check_value(spec: dataclasses.Field[Any], key: str, value: Any, source: str
     maximum = spec.metadata.get("max")
 
     def refuse(expected: str) -> ConfigError:
-        return ConfigError(f"{source}: {key} must be {expected}, not {value!r}")
+        return ConfigError(f"{source + ': ' if source else ''}{key} must be {expected}, not {value!r}")
 
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -251,6 +315,23 @@ def _string_list(value: Any, choices: tuple[str, ...], refuse: Callable[[str], C
     if choices and any(v not in choices for v in items):
         raise refuse(f"a list of {', '.join(choices)}")
     return tuple(dict.fromkeys(items))
+
+
+def flagged_keys() -> list[tuple[str, dataclasses.Field[Any]]]:
+    """(section, field) of every key that has a command-line flag, in the file's order."""
+    return [
+        (section.name, spec)
+        for section in dataclasses.fields(Config)
+        for spec in dataclasses.fields(typing.get_type_hints(Config)[section.name])
+        if "flag" in spec.metadata
+    ]
+
+
+def check_flag_value(spec: dataclasses.Field[Any], flag: str, value: Any) -> Any:
+    """A flag's value checked as the file's would be (ConfigError saying what it may be)."""
+    if isinstance(spec.default, tuple) and isinstance(value, str):  # "label, bars"
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    return _check_value(spec, flag, value, "")
 
 
 def to_toml(config: Config) -> str:

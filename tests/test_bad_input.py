@@ -31,11 +31,14 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> s
 @pytest.mark.parametrize(
     ("flags", "said"),
     [
-        (["--smoothing", "-1"], "0 or more seconds"),
+        (["--smoothing", "-1"], "--smoothing must be >= 0, not -1.0"),
         (["--seconds", "0"], "more than 0 seconds"),
         (["--seconds", "-1"], "0 or more seconds"),
-        (["--width", "100000"], "16 to 7680"),
-        (["--height", "0"], "1 or more"),
+        (["--width", "100000"], "--width must be 16 to 7680, not 100000"),
+        (["--height", "0"], "--height must be 16 to 7680, not 0"),
+        (["--fps", "fast"], "expected a whole number, got 'fast'"),
+        (["--obs-port", "70000"], "--obs-port must be 1 to 65535, not 70000"),
+        (["--obs-elements", "label,mood"], "--obs-elements must be a list of label"),
     ],
 )
 def test_impossible_run_flags_are_refused_at_once(tmp_path: Path, flags: list[str], said: str) -> None:

@@ -87,7 +87,7 @@ def test_obs_flags_override_the_config() -> None:
 
 def test_bad_obs_elements_flag_is_a_usage_error() -> None:
     result = run_cli(["run", "--obs-elements", "label,mood"])
-    assert result.returncode == 2 and "expected some of label,blinks,captions,bars" in result.stderr
+    assert result.returncode == 2 and "--obs-elements must be a list of label, blinks, captions, bars" in result.stderr
 
 
 def _fused(label: str | None, confidence: float, top: float = 0.72) -> FusedState:

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-MAX_FRAME_SIDE = 7680  # 8K UHD: no camera or virtual camera goes beyond it
 
 
 def positive_int(text: str) -> int:
@@ -23,13 +22,6 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def frame_side(text: str) -> int:
-    value = positive_int(text)
-    if not 16 <= value <= MAX_FRAME_SIDE:
-        raise argparse.ArgumentTypeError(f"must be 16 to {MAX_FRAME_SIDE} pixels (8K), got {value}")
     return value
 
 
@@ -78,13 +70,3 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be 0 (any free port) to 65535, got {value}")
     return value
-
-
-def obs_elements(text: str) -> tuple[str, ...]:
-    from overlay.config import OBS_ELEMENTS
-
-    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [part for part in chosen if part not in OBS_ELEMENTS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"expected some of {','.join(OBS_ELEMENTS)}, got {text!r}")
-    return chosen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import signal
 import sys
 from pathlib import Path
@@ -13,17 +14,10 @@ from typing import TYPE_CHECKING, Any
 from overlay.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
-    frame_side,
     load_config,
-    obs_elements,
-    port,
-    positive_int,
     positive_seconds,
-    seconds_or_zero,
 )
 from overlay.errors import OverlayError
-from overlay.render import LAYOUTS
-from overlay.sinks.base import SINKS
 
 if TYPE_CHECKING:
     from overlay.config import Config
@@ -200,93 +194,93 @@ def control_command(args: argparse.Namespace) -> int:
 
 def _run_config(args: argparse.Namespace, config: Config) -> Config:
     """The config file's settings with the command line's flags laid over them."""
+    from overlay.config import flagged_keys
 
-    def given(**flags: object) -> dict[str, Any]:
-        return {key: value for key, value in flags.items() if value is not None}
-
-    sinks = tuple(dict.fromkeys(args.sink)) if args.sink else None
+    changes: dict[str, dict[str, Any]] = {}
+    for section, spec in flagged_keys():
+        value = getattr(args, _dest(section, spec.name), None)
+        if value is not None:
+            changes.setdefault(section, {})[spec.name] = (
+                tuple(dict.fromkeys(value)) if isinstance(value, list) else value
+            )
     return dataclasses.replace(
-        config,
-        audio=dataclasses.replace(config.audio, **given(microphone=args.mic)),
-        camera=dataclasses.replace(
-            config.camera,
-            **given(device=args.camera, width=args.width, height=args.height, fps=args.fps, mirror=args.mirror),
-        ),
-        output=dataclasses.replace(
-            config.output,
-            **given(
-                sinks=sinks,
-                file=args.out and str(args.out),
-                vcam_layout=args.vcam_layout,
-                preview_layout=args.preview_layout,
-                file_layout=args.file_layout,
-                obs_layout=args.obs_layout,
-            ),
-        ),
-        overlay=dataclasses.replace(config.overlay, **given(layout=args.layout)),
-        face=dataclasses.replace(
-            config.face, **given(smoothing_seconds=args.smoothing, landmarks=args.landmarks and str(args.landmarks))
-        ),
-        obs=dataclasses.replace(
-            config.obs,
-            **given(host=args.obs_host, port=args.obs_port, scene=args.obs_scene, elements=args.obs_elements),
-        ),
+        config, **{section: dataclasses.replace(getattr(config, section), **keys) for section, keys in changes.items()}
     )
+
+
+def _dest(section: str, key: str) -> str:
+    return f"config__{section}__{key}"
+
+
+# The group each section's flags are listed under in --help (None: with the rest).
+_FLAG_GROUPS: dict[str, str | None] = {
+    "output": "outputs and layouts (compact: a card away from the face; detailed: bars; clean: no overlay)",
+    "overlay": "outputs and layouts (compact: a card away from the face; detailed: bars; clean: no overlay)",
+    "obs": "OBS (--sink obs, --camera obs:SOURCE; password: OBS_WEBSOCKET_PASSWORD or config)",
+}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """A flag for every config key that names one (overlay.config: its `flag` metadata), with the
+    key's help, default and checks: the flags and the file cannot drift apart. The groups made."""
+    from overlay.config import flagged_keys
+
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for section, spec in flagged_keys():
+        title = _FLAG_GROUPS.get(section)
+        target: Any = parser
+        if title is not None:
+            target = groups.get(title) or groups.setdefault(title, parser.add_argument_group(title))
+        flag = spec.metadata["flag"]
+        target.add_argument(flag["name"], dest=_dest(section, spec.name), **_flag_kind(spec, flag))
+    return groups
+
+
+def _flag_kind(spec: dataclasses.Field[Any], flag: dict[str, Any]) -> dict[str, Any]:
+    default: Any = spec.default
+    shown = ",".join(default) if isinstance(default, tuple) else {True: "on", False: "off"}.get(default, default)
+    help_text = f"{spec.metadata.get('help', '')} (default {shown if shown != '' else 'none'})"
+    if isinstance(default, bool):
+        return {"action": argparse.BooleanOptionalAction, "help": help_text}
+    kind: dict[str, Any] = {"help": help_text, "metavar": flag["metavar"] or spec.name.upper()}
+    choices = flag["choices"] or spec.metadata.get("choices")
+    if isinstance(default, tuple) and flag["repeat"]:
+        return {**kind, "action": "append", "choices": choices, "metavar": None}
+    if isinstance(default, str) and choices and not isinstance(default, tuple):
+        return {**kind, "choices": choices, "metavar": None}
+    return {**kind, "type": _checked(spec, flag["name"])}
+
+
+def _checked(spec: dataclasses.Field[Any], name: str) -> Any:
+    """The flag's text as the key's type, checked by the config's own rules."""
+    from overlay.config import ConfigError, check_flag_value
+
+    def convert(text: str) -> Any:
+        value: Any = text
+        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        elif isinstance(spec.default, float):
+            try:
+                value = float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            if not math.isfinite(value):
+                raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        try:
+            return check_flag_value(spec, name, value)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
 
 
 def add_run_options(run: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """The flags of `run`, which `start` takes too (and hands on)."""
-    run.add_argument(
-        "--camera",
-        metavar="INDEX|NAME|FILE|obs:SOURCE",
-        help="camera index, (part of) its name, a video file, or a source in OBS (obs:Video Capture Device)",
-    )
-    run.add_argument(
-        "--mic",
-        metavar="auto|default|off|INDEX|NAME",
-        help="sound to analyse (default auto: a video file's own track, else the default microphone)",
-    )
+    """The flags of `run`, which `start` takes too (and hands on): the config's, and these."""
+    groups = add_config_flags(run)
     run.add_argument("--loop", action="store_true", help="replay a video file from the start when it ends")
-    run.add_argument(
-        "--sink",
-        action="append",
-        choices=tuple(SINKS),
-        help="where the overlay goes (repeatable; default vcam): "
-        + "; ".join(f"{name}: {spec.help}" for name, spec in SINKS.items()),
-    )
-    run.add_argument("--out", type=Path, help="MP4 path for --sink file (default emotion-overlay.mp4)")
     run.add_argument("--force", action="store_true", help="replace an existing --out file (never the input)")
-    run.add_argument("--width", type=frame_side, help="camera and virtual camera width (default 1280)")
-    run.add_argument("--height", type=frame_side, help="camera and virtual camera height (default 720)")
-    run.add_argument("--fps", type=positive_int, help="camera rate asked for (default 30)")
-    run.add_argument(
-        "--mirror",
-        action=argparse.BooleanOptionalAction,
-        help="flip the picture like a selfie view; text stays readable",
-    )
-    layouts = run.add_argument_group("layouts (compact: a card away from the face; detailed: bars; clean: no overlay)")
-    layouts.add_argument("--layout", choices=LAYOUTS, help="every output's layout (default: each output's own)")
-    layouts.add_argument("--vcam-layout", choices=LAYOUTS, help="what the meeting sees (default compact)")
-    layouts.add_argument("--preview-layout", choices=LAYOUTS, help="the preview window (default detailed)")
-    layouts.add_argument("--file-layout", choices=LAYOUTS, help="the --sink file MP4 (default detailed)")
-    layouts.add_argument("--obs-layout", choices=LAYOUTS, help="OBS: compact leaves the bars out (default compact)")
-    run.add_argument(
-        "--smoothing", type=seconds_or_zero, metavar="SECONDS", help="expression half-life (default 0.5; 0: off)"
-    )
-    run.add_argument(
-        "--landmarks",
-        type=Path,
-        help="dlib 68-point landmark file (default /usr/share/dlib/shape_predictor_68_face_landmarks.dat)",
-    )
     run.add_argument("--seconds", type=positive_seconds, help="stop after this many seconds")
-    obs = run.add_argument_group("OBS (--sink obs, --camera obs:SOURCE; password: OBS_WEBSOCKET_PASSWORD or config)")
-    obs.add_argument("--obs-host", metavar="HOST", help="where OBS runs (default 127.0.0.1)")
-    obs.add_argument("--obs-port", type=port, metavar="PORT", help="OBS's WebSocket server port (default 4455)")
-    obs.add_argument("--obs-scene", metavar="SCENE", help="scene to show the overlay in (default: the program scene)")
-    obs.add_argument(
-        "--obs-elements",
-        type=obs_elements,
-        metavar="LIST",
-        help="which OBS sources show, comma-separated from label,blinks,captions,bars (default all)",
-    )
-    return obs  # the OBS group, for flags of `run` alone
+    return groups[_FLAG_GROUPS["obs"] or ""]  # the OBS group, for flags of `run` alone
