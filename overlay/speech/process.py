@@ -22,6 +22,7 @@ import queue
 import resource
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from overlay.errors import OverlayError
@@ -35,6 +36,44 @@ FINISH_TIMEOUT_S = 5.0  # for the last words; a child that does not answer by th
 # At stop the child may still hold a backlog of blocks (a loaded machine): after this long it
 # skips the rest and gives its last words, so that stopping stays quick.
 FINISH_GRACE_S = 0.25
+
+
+# What the parent sends the child.
+@dataclass(frozen=True)
+class Feed:
+    block: AudioBlock
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Give the last words, then end."""
+
+
+# What the child sends back.
+@dataclass(frozen=True)
+class Ready:
+    recognizer: str
+
+
+@dataclass(frozen=True)
+class Heard:
+    events: SpeechEvents
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str  # one line
+
+
+@dataclass(frozen=True)
+class Finished:
+    cpu_seconds: float
+    peak_rss_mb: float
+    skipped_s: float  # sound dropped because the app was stopping and the child was behind
+
+
+Request = Feed | Finish
+Result = Ready | Heard | Failed | Finished
 
 
 class SpeechProcess:
@@ -55,30 +94,31 @@ class SpeechProcess:
         # Blocks still in the queue when the app ends are of no use to anyone: never let
         # the interpreter's exit wait for them to reach a child that may not be reading.
         self._requests.cancel_join_thread()
-        kind, payload = self._next(START_TIMEOUT_S)
-        if kind != "ready":
+        started = self._next(START_TIMEOUT_S)
+        if not isinstance(started, Ready):
             self._process.join(timeout=5)
-            raise OverlayError(f"speech recognition could not start: {payload}")
-        self.recognizer_name = str(payload)
+            why = started.error if isinstance(started, Failed) else started
+            raise OverlayError(f"speech recognition could not start: {why}")
+        self.recognizer_name = started.recognizer
         self.cpu_seconds = 0.0
         self.peak_rss_mb = 0.0
 
-    def _next(self, timeout: float) -> tuple[str, Any]:
+    def _next(self, timeout: float) -> Result:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                item: tuple[str, Any] = self._results.get(timeout=0.5)
+                item: Result = self._results.get(timeout=0.5)
                 return item
             except queue.Empty:
                 if not self._process.is_alive():
-                    return "error", f"the speech process ended (exit code {self._process.exitcode})"
+                    return Failed(f"the speech process ended (exit code {self._process.exitcode})")
                 if time.monotonic() > deadline:
-                    return "error", "no answer from the speech process"
+                    return Failed("no answer from the speech process")
 
     def feed(self, block: AudioBlock) -> SpeechEvents:
         if not self._process.is_alive():
             raise OverlayError(f"the speech process ended (exit code {self._process.exitcode})")
-        self._requests.put(("feed", block))
+        self._requests.put(Feed(block))
         return self._collect()
 
     def _collect(self) -> SpeechEvents:
@@ -86,25 +126,25 @@ class SpeechProcess:
         finals: list[TextEstimate] = []
         while True:
             try:
-                kind, payload = self._results.get_nowait()
+                result: Result = self._results.get_nowait()
             except queue.Empty:
                 return SpeechEvents(partial, finals)
-            if kind == "events":
-                partial = payload.partial or partial
-                finals += payload.finals
-            elif kind == "error":
-                raise OverlayError(f"speech recognition failed: {payload}")
+            if isinstance(result, Heard):
+                partial = result.events.partial or partial
+                finals += result.events.finals
+            elif isinstance(result, Failed):
+                raise OverlayError(f"speech recognition failed: {result.error}")
 
     def finish(self) -> SpeechEvents:
         """The last results; stops the child process."""
-        self._requests.put(("finish", None))
+        self._requests.put(Finish())
         hurry_at = time.monotonic() + FINISH_GRACE_S
         deadline = time.monotonic() + FINISH_TIMEOUT_S
         partial = None
         finals: list[TextEstimate] = []
         while True:
             try:
-                kind, payload = self._results.get(timeout=0.05)
+                result: Result = self._results.get(timeout=0.05)
             except queue.Empty:
                 now = time.monotonic()
                 if now > hurry_at:
@@ -113,18 +153,19 @@ class SpeechProcess:
                     logger.warning("speech recognition did not finish cleanly: no answer from the speech process")
                     break
                 continue
-            if kind == "events":
-                partial = payload.partial or partial
-                finals += payload.finals
-            elif kind == "finished":
-                self.cpu_seconds, self.peak_rss_mb, skipped = payload
-                if skipped:
+            if isinstance(result, Heard):
+                partial = result.events.partial or partial
+                finals += result.events.finals
+            elif isinstance(result, Finished):
+                self.cpu_seconds, self.peak_rss_mb = result.cpu_seconds, result.peak_rss_mb
+                if result.skipped_s:
                     logger.warning(
-                        "stopping: %.1f s of queued sound was not transcribed (the machine was behind)", skipped
+                        "stopping: %.1f s of queued sound was not transcribed (the machine was behind)",
+                        result.skipped_s,
                     )
                 break
             else:
-                logger.warning("speech recognition did not finish cleanly: %s", payload)
+                logger.warning("speech recognition did not finish cleanly: %s", result)
                 break
         # Everything it had is here: end it now rather than wait for its interpreter to shut
         # down (a few hundred ms on a loaded machine, which `stop` would wait for).
@@ -163,27 +204,27 @@ def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> N
     try:
         stage = SpeechStage(open_recognizer(vosk_model))
     except Exception as err:  # reported to the parent as one line
-        results.put(("error", f"{type(err).__name__}: {err}"))
+        results.put(Failed(f"{type(err).__name__}: {err}"))
         return
-    results.put(("ready", stage.recognizer_name))
+    results.put(Ready(stage.recognizer_name))
     skipped = 0.0  # seconds of sound dropped because the app is stopping and we were behind
     while True:
-        kind, payload = requests.get()
+        request: Request = requests.get()
         try:
-            if kind == "feed" and hurry.is_set():
-                skipped += len(payload.samples) / payload.sample_rate
+            if isinstance(request, Feed) and hurry.is_set():
+                skipped += len(request.block.samples) / request.block.sample_rate
                 continue
-            if kind == "feed":
-                events = stage.feed(payload)
+            if isinstance(request, Feed):
+                events = stage.feed(request.block)
                 if events.partial is not None or events.finals:
-                    results.put(("events", events))
+                    results.put(Heard(events))
                 continue
-            results.put(("events", stage.finish()))
+            results.put(Heard(stage.finish()))
         except Exception as err:
             logging.getLogger(__name__).exception("speech recognition failed")
-            results.put(("error", f"{type(err).__name__}: {err}"))
-            if kind == "feed":
+            results.put(Failed(f"{type(err).__name__}: {err}"))
+            if isinstance(request, Feed):
                 continue
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        results.put(("finished", (usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped)))
+        results.put(Finished(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped))
         return
