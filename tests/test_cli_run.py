@@ -1,5 +1,6 @@
 """`emotion-overlay run` as a user starts it, with a video file as the camera."""
 
+import re
 import signal
 import subprocess
 import sys
@@ -28,7 +29,11 @@ def test_annotated_file_from_a_talking_clip(shared_data: Path, tmp_path: Path) -
     source_frames = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
     ok, first = capture.read()
     assert ok and first.shape == cv2.VideoCapture(str(clip)).read()[1].shape  # the file keeps the clip's size
-    assert frames == source_frames  # every input frame went out, none waited for analysis
+    # Every input frame went out, none waited for analysis; a busy machine's hiccup (over
+    # 0.25 s) makes the file skip the frames that are already late, and the last line says so.
+    late = re.search(r"(\d+) late frames of the file skipped", result.stderr)
+    skipped = int(late.group(1)) if late else 0
+    assert frames + skipped == source_frames and skipped <= 10, result.stderr
     assert "analyses/s" in result.stderr
 
 

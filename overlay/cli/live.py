@@ -65,9 +65,12 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
         if live.microphone != "off"
         else ", voice off"
     )
+    skipped = int(getattr(pipeline.source, "frames_skipped", 0))  # a video file played slower than its rate
+    late = f", {skipped} late frames of the file skipped to keep time" if skipped else ""
     print(
         f"emotion-overlay: {stats.frames_out} frames in {stats.seconds:.1f} s "
-        f"({stats.frames_out / stats.seconds:.1f} fps out, {stats.analyses / stats.seconds:.1f} analyses/s{voice})",
+        f"({stats.frames_out / stats.seconds:.1f} fps out, "
+        f"{stats.analyses / stats.seconds:.1f} analyses/s{voice}{late})",
         file=sys.stderr,
     )
     if live.not_recorded:
