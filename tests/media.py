@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -47,18 +48,8 @@ def write_flash_and_beep(
                 container.mux(packet)
         t = np.arange(int((seconds - audio_delay) * audio_rate)) / audio_rate + audio_delay
         sound = np.where(t >= event_at, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
-        step = 1024
-        for start in range(0, len(sound), step):
-            chunk = sound[start : start + step]
-            block = av.AudioFrame.from_ndarray(chunk[np.newaxis], format="flt", layout="mono")
-            block.sample_rate = audio_rate
-            block.pts = start + round(audio_delay * audio_rate)
-            block.time_base = Fraction(1, audio_rate)
-            for packet in audio.encode(block):
-                container.mux(packet)
-        for stream in (video, audio):
-            for packet in stream.encode(None):
-                container.mux(packet)
+        _write_sound(container, audio, sound, audio_rate, first_sample=round(audio_delay * audio_rate))
+        _flush(container, video, audio)
     return path
 
 
@@ -80,8 +71,7 @@ def write_variable_rate_copy(source: Path, target: Path, periods_ms: tuple[int, 
             for packet in stream.encode(picture):
                 out.mux(packet)
             pts += periods_ms[i % len(periods_ms)]
-        for packet in stream.encode(None):
-            out.mux(packet)
+        _flush(out, stream)
     return times
 
 
@@ -97,13 +87,21 @@ def write_silent_clip(path: Path, seconds: float = 2.0, fps: int = 15) -> Path:
             frame.pts, frame.time_base = i, Fraction(1, fps)
             for packet in video.encode(frame):
                 container.mux(packet)
-        silence = np.zeros(int(seconds * 16_000), dtype=np.float32)
-        for start in range(0, len(silence), 1024):
-            block = av.AudioFrame.from_ndarray(silence[np.newaxis, start : start + 1024], format="flt", layout="mono")
-            block.sample_rate, block.pts, block.time_base = 16_000, start, Fraction(1, 16_000)
-            for packet in audio.encode(block):
-                container.mux(packet)
-        for stream in (video, audio):
-            for packet in stream.encode(None):
-                container.mux(packet)
+        _write_sound(container, audio, np.zeros(int(seconds * 16_000), dtype=np.float32), 16_000)
+        _flush(container, video, audio)
     return path
+
+
+def _write_sound(container: Any, stream: Any, sound: npt.NDArray[np.float32], rate: int, first_sample: int = 0) -> None:
+    """Mono float samples into an audio stream, in blocks of 1024, the first at `first_sample`."""
+    for start in range(0, len(sound), 1024):
+        block = av.AudioFrame.from_ndarray(sound[np.newaxis, start : start + 1024], format="flt", layout="mono")
+        block.sample_rate, block.pts, block.time_base = rate, first_sample + start, Fraction(1, rate)
+        for packet in stream.encode(block):
+            container.mux(packet)
+
+
+def _flush(container: Any, *streams: Any) -> None:
+    for stream in streams:
+        for packet in stream.encode(None):
+            container.mux(packet)

@@ -353,7 +353,7 @@ def _with_original_sound(video_only: Path, original: Path, session_file: Path, s
             raise OverlayError(f"{target}: is the file being analysed; pass another --out")
         add_sound(video_only, original, target)  # replaces an earlier analysis's video whole
     except OverlayError as err:
-        raise OverlayError(f"{original}: {err}".replace("; the timeline was still written", "")) from None
+        raise OverlayError(f"{original}: {err}") from None
     finally:
         video_only.unlink(missing_ok=True)
     return target

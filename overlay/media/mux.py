@@ -45,9 +45,7 @@ def add_sound(video_only: Path, original: Path, target: Path, trim: bool = False
         os.replace(partial, target)
     except (av.error.FFmpegError, OSError) as err:
         partial.unlink(missing_ok=True)
-        raise OverlayError(
-            f"{target}: could not add the original sound ({err}); the timeline was still written"
-        ) from err
+        raise OverlayError(f"{target}: could not add the original sound ({err})") from err
 
 
 def _video_end(pictures: InputContainer) -> float:
