@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from overlay.config import Config
     from overlay.face.stage import FaceStageSettings
     from overlay.fusion import FusionSettings
-    from overlay.media.sound_recorder import SoundRecorder
     from overlay.records import Event
     from overlay.runtime.pipeline import LivePipeline
     from overlay.session.timeline import TimelineWriter
+    from overlay.sinks.video_file import VideoFileSink
 
 logger = logging.getLogger(__name__)
 
@@ -132,39 +132,20 @@ class LiveRun:
     not_recorded: str  # why no session is being recorded ("" when one is, or none was asked for)
     microphone: str  # what is listened to ("off" when nothing)
     camera: str
-    video_out: Path | None = None  # the --sink file MP4, when it opened
-    sound_from: Path | None = None  # the video file played as the camera, whose sound goes under video_out
-    microphone_sound: SoundRecorder | None = None  # else the microphone heard, written down to go under it
+    video_out: VideoFileSink | None = None  # the --sink file MP4, when it opened (the sound goes in as it comes)
 
     def status(self) -> dict[str, Any]:
         """What `emotion-overlay status` shows (safe from another thread)."""
         return {"running": True, "camera": self.camera, "microphone": self.microphone, **self.pipeline.snapshot()}
 
     def finish(self) -> list[str]:
-        """Close the session file and put the sound under the MP4 (after pipeline.run()); what failed."""
+        """Close the session file (after pipeline.run()); what failed on the way."""
         if self.timeline is not None:
             if self.pipeline.recognizer_name:
                 self.timeline.set_meta("recognizer", self.pipeline.recognizer_name)
             self.timeline.close(duration_s=self.pipeline.stats.seconds)
-        problems: list[str] = []
-        sound = self.sound_from
-        if self.microphone_sound is not None:
-            self.microphone_sound.close()
-            if self.microphone_sound.failure:
-                problems.append(self.microphone_sound.failure)
-            sound = self.microphone_sound.path if self.microphone_sound.seconds > 0 else None
-        try:
-            if self.video_out is not None and sound is not None and self.video_out.exists():
-                from overlay.media.mux import add_sound
-
-                try:
-                    add_sound(self.video_out, sound, self.video_out, trim=True)  # written beside, renamed over
-                except OverlayError as err:
-                    problems.append(f"{err}; the video is kept without sound")
-        finally:
-            if self.microphone_sound is not None:
-                self.microphone_sound.path.unlink(missing_ok=True)
-        return problems
+        failure = self.video_out.sound_failure if self.video_out is not None else None
+        return [f"{failure}; the video is kept without the rest of its sound"] if failure else []
 
 
 def build_live(config: Config, loop: bool) -> LiveRun:
@@ -174,6 +155,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     from overlay.runtime.pipeline import LivePipeline
     from overlay.runtime.stages import LiveAudio, PipelineSettings
     from overlay.session.schema import DiskFullError
+    from overlay.sinks.video_file import VideoFileSink
     from overlay.speech.process import SpeechProcess
     from overlay.voice.stage import VoiceStage, VoiceStageSettings
 
@@ -193,7 +175,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     outputs = Outputs([], [], [])
     try:
         audio = open_audio(config.audio.microphone, source, SourceContext(config, loop, on_event))
-        outputs = open_outputs(config, _sink_context(config, source, on_event))
+        outputs = open_outputs(config, _sink_context(config, source, audio, on_event))
         if audio is not None:
             spare_speech.append(SpeechProcess())  # its own process; a broken model fails here, before any frame
     except BaseException:
@@ -214,14 +196,14 @@ def build_live(config: Config, loop: bool) -> LiveRun:
         thumbnails=config.timeline.thumbnails,
         layouts=tuple(outputs.layouts),
     )
-    microphone_sound = _microphone_recorder(outputs, audio)
+    video_out = next((sink for sink in outputs.frame_sinks if isinstance(sink, VideoFileSink)), None)
     sound = None
     if audio is not None:
         sound = LiveAudio(
             audio,
             lambda: spare_voice.pop() if spare_voice else VoiceStage(voice),
             lambda: spare_speech.pop() if spare_speech else SpeechProcess(),
-            listeners=(microphone_sound.add,) if microphone_sound is not None else (),
+            listeners=(video_out.add_sound,) if video_out is not None else (),  # the MP4's sound track
         )
 
     def face_stage() -> FaceStage:
@@ -230,32 +212,14 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     pipeline = LivePipeline(source, face_stage, outputs.frame_sinks, settings, sound, timeline, outputs.state_sinks)
     running.append(pipeline)
     microphone = config.audio.microphone if audio is not None else "off"
-    from overlay.sources.video_file import VideoFileSource
-
-    video_out = Path(config.output.file) if "file" in outputs.kinds else None
-    sound_from = source.path if isinstance(source, VideoFileSource) and microphone_sound is None else None
-    return LiveRun(
-        pipeline, timeline, not_recorded, microphone, config.camera.device, video_out, sound_from, microphone_sound
-    )
+    return LiveRun(pipeline, timeline, not_recorded, microphone, config.camera.device, video_out)
 
 
-def _microphone_recorder(outputs: Outputs, audio: AudioSource | None) -> SoundRecorder | None:
-    """For --sink file with a real microphone: its sound written down beside the MP4, to go
-    under it at the end (a video file's own track is copied from the file instead)."""
-    from overlay.media.sound_recorder import SoundRecorder
-    from overlay.sinks.video_file import VideoFileSink
-    from overlay.sources.file_audio import FileAudioSource
-
-    if audio is None or isinstance(audio, FileAudioSource):
-        return None
-    video = next((sink for sink in outputs.frame_sinks if isinstance(sink, VideoFileSink)), None)
-    if video is None:
-        return None
-    return SoundRecorder(video.path.with_name(f".{video.path.name}.microphone.wav"), lambda: video.started_at)
-
-
-def _sink_context(config: Config, source: FrameSource, on_event: Callable[[Event, str], None]) -> SinkContext:
-    return SinkContext(config, source.width, source.height, source.fps, on_event)
+def _sink_context(
+    config: Config, source: FrameSource, audio: AudioSource | None, on_event: Callable[[Event, str], None]
+) -> SinkContext:
+    sound_rate = audio.sample_rate if audio is not None else None
+    return SinkContext(config, source.width, source.height, source.fps, on_event, sound_rate)
 
 
 def _open_timeline(config: Config, with_audio: bool) -> TimelineWriter:

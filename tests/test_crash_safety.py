@@ -40,6 +40,18 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended; only its entry is left
 
 
+def _playable_sound_seconds(path: Path) -> float:
+    samples, rate = 0, 1
+    with av.open(str(path)) as played:
+        rate = played.streams.audio[0].rate
+        try:
+            for frame in played.decode(audio=0):
+                samples += frame.samples
+        except av.error.InvalidDataError:
+            pass
+    return samples / rate
+
+
 def _wait_for(condition: object, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -87,6 +99,8 @@ def test_kill_9_of_run_leaves_no_process_a_readable_timeline_and_a_playable_vide
     # Playable up to about its last second: the first fragment held a second, and one more
     # came each second after it (a loaded machine runs a bit slower than the clip's rate).
     assert frames >= 0.7 * fps * ran_s, f"{frames} frames of a run killed {ran_s:.1f} s after the first fragment"
+    sound_s = _playable_sound_seconds(out)  # the sound goes in as it comes: it survives too
+    assert sound_s >= frames / fps - 1.5, (sound_s, frames / fps)
 
     [timeline] = list(isolated_sessions.glob("*.sqlite"))
     session = read_session(timeline)

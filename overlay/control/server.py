@@ -8,6 +8,7 @@ how `status`, `stop`, `pause` and the OBS script find the process (overlay.contr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -56,7 +57,9 @@ class ControlServer:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self._http.server_address[1])
-        self._thread = threading.Thread(target=self._http.serve_forever, name="control-server", daemon=True)
+        # Polled every 50 ms instead of 0.5 s: close() waits for the poll, and it is part of every stop.
+        serve = functools.partial(self._http.serve_forever, poll_interval=0.05)
+        self._thread = threading.Thread(target=serve, name="control-server", daemon=True)
         self._thread.start()
         write_state(
             self.folder,

@@ -52,6 +52,7 @@ class SinkContext:
     height: int
     fps: float
     on_event: Callable[[Event, str], None]
+    sound_rate: int | None = None  # the sound the run hears (samples/s), None when it hears none
 
 
 @dataclass(frozen=True)

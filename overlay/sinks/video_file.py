@@ -1,14 +1,17 @@
-"""The annotated video written to an MP4 file (video only; the original audio joins later).
+"""The annotated video written to an MP4 file, live with the sound it heard under it.
 
 The MP4 is fragmented (PyAV/FFmpeg `movflags=frag_keyframe+empty_moov`, a key frame each
 second): its index is written as it goes, one fragment per key frame, instead of once at
 the end, so a run killed with `kill -9`, a crash or a power cut leaves a file that plays up
-to its last second or so.
+to its last second or so. Live (`run --sink file`) the sound goes in as it comes
+(overlay.media.sound_track), from the audio thread; `analyze --video` writes the picture
+only and copies the recording's own sound in afterwards (overlay.media.mux).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +22,8 @@ import numpy.typing as npt
 
 from overlay.errors import OverlayError
 from overlay.files.private import create_private
+from overlay.media.sound_track import LiveSoundTrack
+from overlay.records import AudioBlock
 from overlay.sinks.base import SinkContext
 from overlay.sinks.letterbox import letterbox
 
@@ -31,8 +36,11 @@ FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 class VideoFileSink:
     """Write BGR frames of one size to `path` at `fps`, as a fragmented MP4."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, real_time: bool = False) -> None:
-        """`real_time`: frames are stamped by when they are sent (live), else one frame period apart (analyze)."""
+    def __init__(
+        self, path: Path, width: int, height: int, fps: float, real_time: bool = False, sound_rate: int | None = None
+    ) -> None:
+        """`real_time`: frames are stamped by when they are sent (live), else one frame period apart
+        (analyze). `sound_rate` (live only): an audio track of that rate, filled by add_sound()."""
         self.path, self.width, self.height = path, width, height
         self._real_time = real_time
         if not path.parent.is_dir():
@@ -52,6 +60,11 @@ class VideoFileSink:
                 f"{path}: cannot write a video there ({err}); check the name (.mp4) and permissions"
             ) from err
         self._stream = stream
+        self._lock = threading.Lock()  # the video thread and the audio thread both mux into the file
+        self._sound: LiveSoundTrack | None = None
+        self.sound_failure: str | None = None  # why the sound stopped being written (a full disk)
+        if sound_rate is not None and real_time:
+            self._sound = LiveSoundTrack(self._container, sound_rate, lambda: self._started, self._container.mux)
         self._rate = float(rate)
         self._time_base = 1 / rate
         self._closed = False
@@ -61,8 +74,8 @@ class VideoFileSink:
 
     @property
     def started_at(self) -> float | None:
-        """The monotonic time the first frame was sent (real_time), None before: the clock a
-        microphone recorded beside the video lines up with (overlay.media.sound_recorder)."""
+        """The monotonic time the first frame was sent (real_time), None before: the sound
+        track's sample 0 (overlay.media.sound_track)."""
         return self._started
 
     def send(self, image: npt.NDArray[np.uint8], at: float | None = None) -> None:
@@ -85,21 +98,50 @@ class VideoFileSink:
             pts = max(pts, round((now - self._started) * self._rate))
         frame.pts = self._last_pts = pts
         frame.time_base = self._time_base
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        packets = self._stream.encode(frame)
+        with self._lock:
+            if self._closed:  # closed from another thread meanwhile
+                return
+            for packet in packets:
+                self._container.mux(packet)
         self.frames_written += 1
 
+    def add_sound(self, block: AudioBlock) -> None:
+        """An audio block heard live, into the sound track at its time (from the audio thread;
+        never raises: a failure stops the sound, the picture goes on, `sound_failure` says why)."""
+        with self._lock:
+            if self._sound is None or self._closed or self.sound_failure:
+                return
+            try:
+                self._sound.add(block)
+            except (av.error.FFmpegError, OSError, ValueError) as err:
+                self.sound_failure = f"the sound stopped being written at {self._sound.seconds:.0f} s ({err})"
+                logger.warning("%s: %s", self.path, self.sound_failure)
+
     def close(self) -> None:
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
             try:
+                if self._sound is not None and not self.sound_failure:
+                    self._finish_sound()
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
             finally:
                 self._container.close()
-            logger.info("wrote %d frames to %s", self.frames_written, self.path)
+        logger.info("wrote %d frames to %s", self.frames_written, self.path)
+
+    def _finish_sound(self) -> None:
+        assert self._sound is not None
+        try:
+            self._sound.finish(video_seconds=(self._last_pts + 1) / self._rate)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            self.sound_failure = f"the sound could not be finished ({err})"
+            logger.warning("%s: %s", self.path, self.sound_failure)
 
 
 def open_sink(context: SinkContext) -> VideoFileSink:
     """[output] file (--out), at the source's size and rate."""
-    return VideoFileSink(Path(context.config.output.file), context.width, context.height, context.fps, real_time=True)
+    out = Path(context.config.output.file)
+    return VideoFileSink(out, context.width, context.height, context.fps, real_time=True, sound_rate=context.sound_rate)

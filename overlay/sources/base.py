@@ -45,6 +45,7 @@ class FrameSource(Protocol):
 
 class AudioSource(Protocol):
     overflows: int
+    sample_rate: int
 
     def read(self, timeout: float) -> AudioBlock | None: ...
     def close(self) -> None: ...
