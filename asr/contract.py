@@ -56,8 +56,18 @@ class Recognizer(Protocol):
         """Recognize more audio (16 kHz mono float in [-1, 1]); `timestamp`: capture time of samples[0]."""
         ...
 
-    def finish(self) -> list[Utterance]:
-        """Flush the utterance in progress, if any (end of stream, or before a gap)."""
+    @property
+    def open_seconds(self) -> float:
+        """How long the utterance in progress is so far (0 when none): what finish() has to close."""
+        ...
+
+    def finish(self, quick: bool = False) -> list[Utterance]:
+        """Flush the utterance in progress, if any (end of stream, or before a gap).
+
+        `quick`: close it at the words the recognizer already has, without its final pass
+        (stopping on a busy machine, where that pass could take seconds). Less exact; a
+        backend whose final step is cheap ignores it.
+        """
         ...
 
 

@@ -105,25 +105,35 @@ class VoskRecognizer:
         self._recognizer: Any = None
         self._stream_start = 0.0
         self._fed = 0
+        self._since_result = 0
 
     def _start(self, timestamp: float) -> None:
         self._recognizer = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
         self._recognizer.SetWords(True)
         self._recognizer.SetPartialWords(False)
         self._stream_start, self._fed = timestamp, 0
+        self._since_result = 0  # samples fed since the last utterance ended
 
     def feed(self, samples: npt.NDArray[np.float32], timestamp: float) -> list[Partial | Utterance]:
         if self._recognizer is None:
             self._start(timestamp)
         self._fed += len(samples)
+        self._since_result += len(samples)
         now = self._stream_start + self._fed / SAMPLE_RATE
         if self._recognizer.AcceptWaveform(to_pcm16(samples)):
+            self._since_result = 0
             utterance = parse_result(self._recognizer.Result(), self._stream_start, self.name)
             return [utterance] if utterance else []
         partial = parse_partial(self._recognizer.PartialResult(), now)
         return [partial] if partial else []
 
-    def finish(self) -> list[Utterance]:
+    @property
+    def open_seconds(self) -> float:
+        return self._since_result / SAMPLE_RATE if self._recognizer is not None else 0.0
+
+    def finish(self, quick: bool = False) -> list[Utterance]:
+        # `quick` is ignored: Vosk has no cheaper close. FinalResult finalises the one search
+        # pass it has run all along (there is no second pass to skip).
         if self._recognizer is None:
             return []
         utterance = parse_result(self._recognizer.FinalResult(), self._stream_start, self.name)

@@ -69,6 +69,7 @@ class QueueAudio:
 
     def __init__(self, blocks: int) -> None:
         self.overflows = 0
+        self.sample_rate = 16_000
         self._blocks = [
             AudioBlock(np.zeros(1600, np.float32), timestamp=time.monotonic() + 0.1 * i) for i in range(blocks)
         ]

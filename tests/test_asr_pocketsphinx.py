@@ -107,3 +107,28 @@ def test_a_stream_cut_just_as_speech_begins_finishes_cleanly() -> None:
     for cut_s in np.arange(0.40, 0.60, 0.01):  # 0.49 s once made the decoder return no segments at all
         results = stream(np.concatenate([np.zeros(8000, np.float32), speech[: int(cut_s * 16000)]]))
         assert all(isinstance(r, Partial | Utterance) for r in results)
+
+
+def test_a_quick_finish_gives_the_words_so_far_at_a_fraction_of_the_cost(shared_data: Path) -> None:
+    """Stopping on a busy machine: the utterance in progress closed without the final pass."""
+    import time
+
+    clip = read_audio(shared_data / "video" / "talking" / "1.mp4")
+    talking = clip.samples[: int(2.5 * 16000)]  # mid-sentence
+    costs, texts, next_texts = {}, {}, {}
+    for quick in (False, True):
+        recognizer = PocketSphinxRecognizer()
+        for i in range(0, len(talking), 1600):
+            recognizer.feed(talking[i : i + 1600], 10.0 + i / 16000)
+        assert recognizer.open_seconds > 1.5  # the sentence is still going
+        started = time.process_time()
+        [utterance] = recognizer.finish(quick=quick)
+        costs[quick], texts[quick] = time.process_time() - started, utterance.text
+        assert recognizer.open_seconds == 0.0
+        assert 10.0 <= utterance.start < utterance.end <= 12.6
+        # And it goes on: the next stream is heard as after a full finish (the skipped pass is caught up first).
+        again = recognizer.feed(talking, 20.0) + list(recognizer.finish())
+        next_texts[quick] = [r.text for r in again if isinstance(r, Utterance)]
+    assert next_texts[True] == next_texts[False] and next_texts[True], next_texts
+    assert costs[True] < costs[False] / 4, costs
+    assert len(set(texts[True].split()) & set(texts[False].split())) >= 3, texts  # mostly the same words

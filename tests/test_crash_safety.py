@@ -43,7 +43,7 @@ def _alive(pid: int) -> bool:
 def _playable_sound_seconds(path: Path) -> float:
     samples, rate = 0, 1
     with av.open(str(path)) as played:
-        rate = played.streams.audio[0].rate
+        rate = int(played.streams.audio[0].rate)
         try:
             for frame in played.decode(audio=0):
                 samples += frame.samples

@@ -66,3 +66,17 @@ def test_spoken_sentences_become_captions_and_move_the_text_estimate(virtual_mic
 def best_match(finals: list[TextEstimate], sentence: str) -> TextEstimate:
     wanted = set(sentence.lower().split())
     return max(finals, key=lambda f: len(wanted & set(f.text.split())))
+
+
+def test_the_last_words_are_closed_quickly_only_when_the_final_pass_would_be_slow() -> None:
+    from overlay.speech.process import FINAL_PASS_BUDGET_S, FinalPassPace
+
+    pace = FinalPassPace()
+    assert pace.expected_s(3.0) == 0.0  # nothing measured yet: the full pass is taken
+    said = np.full(7, 1 / 7, np.float32)
+    pace.observe(0.5, [TextEstimate(10.0, 12.0, "two seconds of speech", said, "pocketsphinx")])  # idle: 0.25 s/s
+    assert pace.expected_s(1.2) < FINAL_PASS_BUDGET_S
+    pace.observe(0.02, [])  # a feed that ended nothing says nothing about the pass
+    pace.observe(1.5, [TextEstimate(20.0, 22.0, "the same on a busy machine", said, "pocketsphinx")])
+    assert pace.expected_s(1.2) > FINAL_PASS_BUDGET_S
+    assert pace.expected_s(0.0) == 0.0  # nothing open: nothing to wait for

@@ -36,6 +36,9 @@ FINISH_TIMEOUT_S = 5.0  # for the last words; a child that does not answer by th
 # At stop the child may still hold a backlog of blocks (a loaded machine): after this long it
 # skips the rest and gives its last words, so that stopping stays quick.
 FINISH_GRACE_S = 0.25
+# The last words are closed with the recognizer's final pass when that is expected to take
+# less than this (judged from how long it took this session); else quickly (asr contract).
+FINAL_PASS_BUDGET_S = 0.4
 
 
 # What the parent sends the child.
@@ -70,6 +73,7 @@ class Finished:
     cpu_seconds: float
     peak_rss_mb: float
     skipped_s: float  # sound dropped because the app was stopping and the child was behind
+    quick: bool  # the last words were closed without the recognizer's final pass (it would have been slow)
 
 
 Request = Feed | Finish
@@ -163,6 +167,8 @@ class SpeechProcess:
                         "stopping: %.1f s of queued sound was not transcribed (the machine was behind)",
                         result.skipped_s,
                     )
+                if result.quick:
+                    logger.info("stopping: the last words were closed without the recognizer's final pass (busy)")
                 break
             else:
                 logger.warning("speech recognition did not finish cleanly: %s", result)
@@ -208,6 +214,8 @@ def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> N
         return
     results.put(Ready(stage.recognizer_name))
     skipped = 0.0  # seconds of sound dropped because the app is stopping and we were behind
+    pace = FinalPassPace()
+    quick = False
     while True:
         request: Request = requests.get()
         try:
@@ -215,16 +223,36 @@ def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> N
                 skipped += len(request.block.samples) / request.block.sample_rate
                 continue
             if isinstance(request, Feed):
+                started = time.monotonic()
                 events = stage.feed(request.block)
+                pace.observe(time.monotonic() - started, events.finals)
                 if events.partial is not None or events.finals:
                     results.put(Heard(events))
                 continue
-            results.put(Heard(stage.finish()))
+            quick = hurry.is_set() or pace.expected_s(stage.open_seconds) > FINAL_PASS_BUDGET_S
+            results.put(Heard(stage.finish(quick=quick)))
         except Exception as err:
             logging.getLogger(__name__).exception("speech recognition failed")
             results.put(Failed(f"{type(err).__name__}: {err}"))
             if isinstance(request, Feed):
                 continue
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        results.put(Finished(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped))
+        results.put(Finished(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped, quick))
         return
+
+
+class FinalPassPace:
+    """How long closing an utterance takes here and now: wall seconds per second of speech,
+    from the last utterance the recognizer ended while being fed (on a busy machine the same
+    pass takes several times as long)."""
+
+    def __init__(self) -> None:
+        self._seconds_per_second: float | None = None  # not measured yet: the final pass is taken
+
+    def observe(self, wall_s: float, finals: list[TextEstimate]) -> None:
+        spoken = sum(final.end - final.start for final in finals)
+        if spoken > 0.2:
+            self._seconds_per_second = wall_s / spoken
+
+    def expected_s(self, open_seconds: float) -> float:
+        return 0.0 if self._seconds_per_second is None else self._seconds_per_second * open_seconds

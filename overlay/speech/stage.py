@@ -62,8 +62,14 @@ class SpeechStage:
         results += self.recognizer.feed(block.samples, block.timestamp)
         return self._events(results)
 
-    def finish(self) -> SpeechEvents:
-        return self._events(list(self.recognizer.finish()))
+    @property
+    def open_seconds(self) -> float:
+        """How long the utterance in progress is (what finish() has to close)."""
+        return self.recognizer.open_seconds
+
+    def finish(self, quick: bool = False) -> SpeechEvents:
+        """The utterance in progress, closed (`quick`: without the recognizer's final pass)."""
+        return self._events(list(self.recognizer.finish(quick=quick)))
 
     def _events(self, results: list[Partial | Utterance]) -> SpeechEvents:
         partial = None
