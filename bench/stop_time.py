@@ -3,7 +3,8 @@
     python bench/stop_time.py [--runs 5] [--load N] [--clip FILE]
 
 Starts `emotion-overlay run` on a looped talking clip with every modality (face, voice,
-words in the speech child, fusion, timeline, annotated video), lets it run 8 s, sends
+words in the speech child, fusion, timeline, annotated video), lets it run 8 s once its
+first second of video is on disk (on a loaded machine starting alone takes seconds), sends
 SIGTERM and times until the process has exited, --runs times. --load N keeps N busy-loop
 processes running meanwhile (a loaded machine). Prints each time, the median and the
 1-minute load average.
@@ -54,6 +55,9 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+                deadline = time.monotonic() + 120
+                while not (out.exists() and out.stat().st_size > 20_000) and time.monotonic() < deadline:
+                    time.sleep(0.1)  # the first fragment: running for real
                 time.sleep(8)
                 sent = time.monotonic()
                 run.send_signal(signal.SIGTERM)

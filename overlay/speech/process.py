@@ -33,8 +33,10 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
 FINISH_TIMEOUT_S = 5.0  # for the last words; a child that does not answer by then is ended
-# At stop the child may still hold a backlog of blocks (a loaded machine): after this long it
-# skips the rest and gives its last words, so that stopping stays quick.
+# At stop the child may still hold a backlog of blocks (a loaded machine): once the app is
+# stopping, a block that reaches it this much later than blocks usually do (the device's own
+# latency is the usual) is skipped, not heard, so that stopping stays quick; on an idle
+# machine the child is never that far behind and hears everything.
 FINISH_GRACE_S = 0.25
 # The last words are closed with the recognizer's final pass when that is expected to take
 # less than this (judged from how long it took this session); else quickly (asr contract).
@@ -87,10 +89,10 @@ class SpeechProcess:
         context = multiprocessing.get_context("spawn")
         self._requests: Any = context.Queue()
         self._results: Any = context.Queue()
-        self._hurry: Any = context.Event()
+        self._stopping: Any = context.Event()
         self._process = context.Process(
             target=_serve,
-            args=(self._requests, self._results, self._hurry, vosk_model),
+            args=(self._requests, self._results, self._stopping, vosk_model),
             name="speech-recognition",
             daemon=True,
         )
@@ -141,8 +143,8 @@ class SpeechProcess:
 
     def finish(self) -> SpeechEvents:
         """The last results; stops the child process."""
+        self._stopping.set()  # before Finish: the backlog in front of it is skipped where it is late
         self._requests.put(Finish())
-        hurry_at = time.monotonic() + FINISH_GRACE_S
         deadline = time.monotonic() + FINISH_TIMEOUT_S
         partial = None
         finals: list[TextEstimate] = []
@@ -150,10 +152,7 @@ class SpeechProcess:
             try:
                 result: Result = self._results.get(timeout=0.05)
             except queue.Empty:
-                now = time.monotonic()
-                if now > hurry_at:
-                    self._hurry.set()
-                if not self._process.is_alive() or now > deadline:
+                if not self._process.is_alive() or time.monotonic() > deadline:
                     logger.warning("speech recognition did not finish cleanly: no answer from the speech process")
                     break
                 continue
@@ -201,7 +200,7 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> None:
+def _serve(requests: Any, results: Any, stopping: Any, vosk_model: str | None) -> None:
     """The child: build the stage, then answer requests until `finish`."""
     _exit_with_parent()
     from overlay.speech.stage import SpeechStage, open_recognizer
@@ -216,10 +215,13 @@ def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> N
     skipped = 0.0  # seconds of sound dropped because the app is stopping and we were behind
     pace = FinalPassPace()
     quick = False
+    usual_delay = float("inf")  # the least time from a block's capture to it reaching us
     while True:
         request: Request = requests.get()
         try:
-            if isinstance(request, Feed) and hurry.is_set():
+            delay = time.monotonic() - request.block.end if isinstance(request, Feed) else 0.0
+            usual_delay = min(usual_delay, delay)
+            if isinstance(request, Feed) and stopping.is_set() and delay - usual_delay > FINISH_GRACE_S:
                 skipped += len(request.block.samples) / request.block.sample_rate
                 continue
             if isinstance(request, Feed):
@@ -229,7 +231,7 @@ def _serve(requests: Any, results: Any, hurry: Any, vosk_model: str | None) -> N
                 if events.partial is not None or events.finals:
                     results.put(Heard(events))
                 continue
-            quick = hurry.is_set() or pace.expected_s(stage.open_seconds) > FINAL_PASS_BUDGET_S
+            quick = skipped > 0 or pace.expected_s(stage.open_seconds) > FINAL_PASS_BUDGET_S
             results.put(Heard(stage.finish(quick=quick)))
         except Exception as err:
             logging.getLogger(__name__).exception("speech recognition failed")
