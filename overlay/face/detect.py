@@ -5,11 +5,15 @@ returns a (FaceDetector, LandmarkFitter) pair; DETECTORS maps its name (the
 `FaceTrackingSettings.detector` value) to that module, so adding one is one file plus one
 line here. FaceTracker (overlay.face.tracking) decides when each is called.
 
+FaceDetector.min_face_px
+    The smallest face side, in pixels of the image it is given, that it finds reliably. The
+    tracker shrinks each frame so that the faces it looks for are about this size: larger
+    wastes time, smaller is missed.
 FaceDetector.detect(gray)
-    Called on a grey frame already shrunk to the detection width (about 320 px), every few
-    frames or when no face is held: it may take ~10 ms. Returns the faces' square boxes as
-    (centre x, centre y, side) in that frame's pixels, in any order; an empty list when
-    there is none. Raising is a fault of the stage (logged, recorded, the stage rebuilt).
+    Called on a grey frame already shrunk that way, every few frames: it may take ~20 ms.
+    Returns the faces' square boxes as (centre x, centre y, side) in that frame's pixels, in
+    any order; an empty list when there is none. Raising is a fault of the stage (logged,
+    recorded, the stage rebuilt).
 LandmarkFitter.fit(gray, cx, cy, side)
     Called on the full-size grey frame for every held face on every analysed frame, so it
     must be cheap (~1 ms). Returns the 68 points (iBUG 300-W order) as a float32 [68, 2]
@@ -30,6 +34,8 @@ import numpy.typing as npt
 
 
 class FaceDetector(Protocol):
+    min_face_px: int
+
     def detect(self, gray: npt.NDArray[np.uint8]) -> list[tuple[float, float, float]]: ...
 
 

@@ -31,7 +31,9 @@ def default_landmarks_path() -> Path:
 
 
 class DlibDetector:
-    """dlib's frontal HOG detector, without upsampling (4x slower for faces the tracker ignores anyway)."""
+    """dlib's frontal HOG detector, without upsampling (the tracker shrinks frames less instead)."""
+
+    min_face_px = 80  # its sliding window: smaller faces are found only now and then
 
     def __init__(self, dlib: Any) -> None:
         self._detector = dlib.get_frontal_face_detector()

@@ -74,7 +74,7 @@ class LivePathCropper:
     def __init__(self) -> None:
         from overlay.face.tracking import FaceTracker, FaceTrackingSettings
 
-        self._tracker = FaceTracker(FaceTrackingSettings(detect_width=384, redetect_every=1))
+        self._tracker = FaceTracker(FaceTrackingSettings(redetect_every=1, search_every=1))
 
     def __call__(self, face: Image) -> Image | None:
         """The re-cut face, or None when the live path finds no face in it."""

@@ -1,8 +1,10 @@
 """Finding faces and their 68 landmarks in video frames, cheaply enough for every frame.
 
 The detector and landmark fitter are a backend (overlay.face.detect; dlib by default).
-Detection is the expensive part (dlib's HOG: ~6 ms on a 320 px wide frame), so it runs on
-a downscaled frame only every few frames or when no face is held. In between, each face
+Detection is the expensive part (dlib's HOG: ~6 ms on a 320 px wide frame, ~30 ms on 800),
+so it runs only every few frames, on the frame shrunk just enough that the faces looked for
+stay above the detector's smallest size (a fixed 320 px width lost every face under a
+quarter of the frame's width). In between, each face
 is followed through its own landmarks: the box for the next frame is the previous
 landmarks' box scaled as the detector's box was, and the landmark fitter (~1 ms a face)
 re-fits the 68 points. The largest face is the user's.
@@ -27,21 +29,29 @@ logger = logging.getLogger(__name__)
 # Between two analysed frames a real face changes size little; more means the fit slipped.
 MAX_SIZE_CHANGE: Final[float] = 1.2
 MAX_MOVE: Final[float] = 0.25  # of the face's size
+# A held face is looked for again as if it were this much smaller: it may have moved away meanwhile.
+TRACKED_SHRINK_MARGIN: Final[float] = 1.5
 
 
 @dataclass(frozen=True)
 class FaceTrackingSettings:
     landmarks_path: Path | None = None  # None: the backend's default (dlib: default_landmarks_path())
     detector: str = "dlib"  # a name in overlay.face.detect.DETECTORS
-    detect_width: int = 320  # frames are shrunk to this width for detection
     redetect_every: int = 10  # frames between full detections while faces are held
+    search_every: int = 6  # frames between detections while none is held (after one is lost: the next frame)
+    search_face_fraction: float = 0.1  # a search finds faces at least this share of the frame's width
     min_face_fraction: float = 0.06  # faces narrower than this share of the frame are ignored
 
     def __post_init__(self) -> None:
-        if self.detect_width < 80:
-            raise ValueError(f"detect_width must be at least 80 px, got {self.detect_width}")
-        if self.redetect_every < 1:
-            raise ValueError(f"redetect_every must be 1 or more, got {self.redetect_every}")
+        if self.redetect_every < 1 or self.search_every < 1:
+            raise ValueError(
+                f"redetect_every and search_every must be 1 or more, got {self.redetect_every}, {self.search_every}"
+            )
+        if not 0 < self.min_face_fraction <= self.search_face_fraction <= 1:
+            raise ValueError(
+                "need 0 < min_face_fraction <= search_face_fraction <= 1, got "
+                f"{self.min_face_fraction} and {self.search_face_fraction}"
+            )
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown face detector {self.detector!r}; detectors are {', '.join(DETECTORS)}")
 
@@ -68,18 +78,19 @@ class FaceTracker:
         self.settings = settings or FaceTrackingSettings()
         self._detector, self._fitter = open_detector(self.settings.detector, self.settings.landmarks_path)
         self._tracks: list[_Track] = []
-        self._frames_since_detection = 0
+        self._frames_since_detection = self.settings.search_every  # the first frame is searched
 
     def reset(self) -> None:
         """Drop the faces being followed (the next frame is from another recording)."""
         self._tracks = []
-        self._frames_since_detection = 0
+        self._frames_since_detection = self.settings.search_every
 
     def track(self, frame: npt.NDArray[np.uint8]) -> list[TrackedFace]:
         """Faces in this BGR or grey frame, largest (the user's) first."""
         gray = to_gray(frame)
         self._frames_since_detection += 1
-        detected = not self._tracks or self._frames_since_detection >= self.settings.redetect_every
+        every = self.settings.redetect_every if self._tracks else self.settings.search_every
+        detected = self._frames_since_detection >= every
         if detected:
             self._tracks = self._detect(gray)
             self._frames_since_detection = 0
@@ -116,8 +127,19 @@ class FaceTracker:
             faces.append(TrackedFace(box, points, primary=False))
         self._tracks = kept
         if not faces:
-            self._frames_since_detection = self.settings.redetect_every  # look again next frame
+            self._frames_since_detection = self.settings.search_every  # just lost: look again next frame
         return faces, consistent
+
+    def _detection_scale(self, width: int) -> float:
+        """How much to shrink the frame so that the faces looked for come out at the detector's
+        smallest size: faces from search_face_fraction of the width up, and, while faces are
+        held, those (with room to have shrunk) if they are larger. HOG's cost goes with the
+        pixels it scans: on a 720p frame a search scans 800 px wide (~30 ms), a re-detection of
+        a face a fifth of the width about 650 px (~20 ms), once every redetect_every frames."""
+        sought = self.settings.search_face_fraction * width
+        if self._tracks:
+            sought = max(sought, min(track.box[2] for track in self._tracks) / TRACKED_SHRINK_MARGIN)
+        return min(1.0, self._detector.min_face_px / sought)
 
     def _landmarks(self, gray: npt.NDArray[np.uint8], cx: float, cy: float, side: float) -> npt.NDArray[np.float32]:
         """The 68 points fitted in the square box of this centre and side."""
@@ -125,7 +147,7 @@ class FaceTracker:
 
     def _detect(self, gray: npt.NDArray[np.uint8]) -> list[_Track]:
         height, width = gray.shape
-        scale = min(1.0, self.settings.detect_width / width)
+        scale = self._detection_scale(width)
         small: npt.NDArray[np.uint8] = (
             gray
             if scale == 1.0
