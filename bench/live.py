@@ -101,49 +101,53 @@ def _cpu_seconds() -> float:
 
 
 def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "compact") -> dict[str, Any]:
+    from overlay.face.live import face_stage
     from overlay.face.stage import FaceStage
     from overlay.media.audio_file import read_audio
     from overlay.runtime.pipeline import LivePipeline
-    from overlay.runtime.stages import LiveAudio, PipelineSettings
+    from overlay.runtime.stages import PipelineSettings, Sound
     from overlay.session.timeline import TimelineWriter
     from overlay.sinks.virtual_camera import VirtualCameraSink
     from overlay.sources.file_audio import FileAudioSource
     from overlay.sources.video_file import VideoFileSource
+    from overlay.speech.live import speech_stage
     from overlay.speech.process import SpeechProcess
+    from overlay.voice.live import voice_stage
     from overlay.voice.stage import VoiceStage
 
     stage = FaceStage()  # loaded before timing starts, as `run` does
     source = VideoFileSource(clip, loop=True)
     sink = VirtualCameraSink(source.width, source.height, source.fps, backend="bench-discard")
-    audio = voice = speech = None
+    stages = [face_stage(lambda: stage)]
+    audio = None
     if sound is not None:
         track = read_audio(sound)
         # The converted clip has no sound: the original's track loops on its own length.
         audio = FileAudioSource(track, lambda: source.origin, loop_seconds=track.duration_seconds)
         voice = VoiceStage()
         speech = SpeechProcess()  # as `run` does: the words path in a child process
+        stages += [voice_stage(lambda: voice), speech_stage(lambda: speech)]
     # The session timeline is written as `run` writes it (into a folder thrown away afterwards).
     folder = tempfile.mkdtemp(prefix="bench-live-")
     timeline = TimelineWriter(Path(folder) / "session.sqlite", {"kind": "bench"})
     cpu = _cpu_seconds()
-    live_audio = None
-    if audio is not None:
-        live_audio = LiveAudio(audio, (lambda: voice) if voice else None, (lambda: speech) if speech else None)
     settings = PipelineSettings(layouts=(layout,))  # the virtual camera's layout (compact by default, as `run`)
-    pipeline = LivePipeline(source, lambda: stage, [sink], settings, audio=live_audio, timeline=timeline)
+    heard = Sound(audio) if audio is not None else None
+    pipeline = LivePipeline(source, stages, [sink], settings, sound=heard, timeline=timeline)
     stats = pipeline.run(max_seconds=seconds)
     timeline.close(stats.seconds)
     cpu = _cpu_seconds() - cpu
     shutil.rmtree(folder, ignore_errors=True)
-    cpu += stats.speech_cpu_seconds  # the speech child's CPU counts as the app's
+    speech_cpu = stats.cpu_seconds.get("speech-recognition", 0.0)
+    cpu += speech_cpu  # the speech child's CPU counts as the app's
     figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
-    if sound is not None:
-        figures["peak_rss_mb_speech_process"] = stats.speech_peak_rss_mb
+    if audio is not None:
+        figures["peak_rss_mb_speech_process"] = stats.peak_rss_mb.get("speech-recognition", 0.0)
         figures["audio"] = {
-            "voice_cpu_percent": 100.0 * stats.voice_cpu_seconds / stats.seconds,
-            "speech_cpu_percent": 100.0 * stats.speech_cpu_seconds / stats.seconds,
-            "voice_windows_hz": stats.voice_estimates / stats.seconds,
-            "utterances": stats.utterances,
+            "voice_cpu_percent": 100.0 * stats.cpu_seconds.get("voice-analysis", 0.0) / stats.seconds,
+            "speech_cpu_percent": 100.0 * speech_cpu / stats.seconds,
+            "voice_windows_hz": stats.counts.get("voice windows", 0) / stats.seconds,
+            "utterances": stats.counts.get("utterances", 0),
         }
     return figures
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from overlay.fusion import FusionSettings
     from overlay.records import Event
     from overlay.runtime.pipeline import LivePipeline
+    from overlay.runtime.stages import StageSpec
     from overlay.session.timeline import TimelineWriter
     from overlay.sinks.video_file import VideoFileSink
 
@@ -141,8 +142,9 @@ class LiveRun:
     def finish(self) -> list[str]:
         """Close the session file (after pipeline.run()); what failed on the way."""
         if self.timeline is not None:
-            if self.pipeline.recognizer_name:
-                self.timeline.set_meta("recognizer", self.pipeline.recognizer_name)
+            recognizer = self.pipeline.readings.backends.get("text")
+            if recognizer:
+                self.timeline.set_meta("recognizer", recognizer)
             self.timeline.close(duration_s=self.pipeline.stats.seconds)
         failure = self.video_out.sound_failure if self.video_out is not None else None
         return [f"{failure}; the video is kept without the rest of its sound"] if failure else []
@@ -153,7 +155,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     from overlay.face.stage import FaceStage
     from overlay.render.draw import OverlaySettings
     from overlay.runtime.pipeline import LivePipeline
-    from overlay.runtime.stages import LiveAudio, PipelineSettings
+    from overlay.runtime.stages import PipelineSettings, Sound
     from overlay.session.schema import DiskFullError
     from overlay.sinks.video_file import VideoFileSink
     from overlay.speech.process import SpeechProcess
@@ -199,20 +201,32 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     video_out = next((sink for sink in outputs.frame_sinks if isinstance(sink, VideoFileSink)), None)
     sound = None
     if audio is not None:
-        sound = LiveAudio(
-            audio,
-            lambda: spare_voice.pop() if spare_voice else VoiceStage(voice),
-            lambda: spare_speech.pop() if spare_speech else SpeechProcess(),
-            listeners=(video_out.add_sound,) if video_out is not None else (),  # the MP4's sound track
-        )
+        sound = Sound(audio, listeners=(video_out.add_sound,) if video_out is not None else ())  # the MP4's sound
 
-    def face_stage() -> FaceStage:
-        return spare_face.pop() if spare_face else FaceStage(face)
+    def first_then_new(spares: list[Any], make: Callable[[], Any]) -> Callable[[], Any]:
+        return lambda: spares.pop() if spares else make()  # the one built above, then a new one after a fault
 
-    pipeline = LivePipeline(source, face_stage, outputs.frame_sinks, settings, sound, timeline, outputs.state_sinks)
+    stages = _live_stages(
+        first_then_new(spare_face, lambda: FaceStage(face)),
+        first_then_new(spare_voice, lambda: VoiceStage(voice)),
+        first_then_new(spare_speech, SpeechProcess),
+    )
+    pipeline = LivePipeline(source, stages, outputs.frame_sinks, settings, sound, timeline, outputs.state_sinks)
     running.append(pipeline)
     microphone = config.audio.microphone if audio is not None else "off"
     return LiveRun(pipeline, timeline, not_recorded, microphone, config.camera.device, video_out)
+
+
+def _live_stages(
+    make_face: Callable[[], Any], make_voice: Callable[[], Any], make_speech: Callable[[], Any]
+) -> list[StageSpec]:
+    """The analysis stages of a live run, one spec each: a new modality is its package and a
+    line here (the stages that take sound run only when there is sound)."""
+    from overlay.face.live import face_stage
+    from overlay.speech.live import speech_stage
+    from overlay.voice.live import voice_stage
+
+    return [face_stage(make_face), voice_stage(make_voice), speech_stage(make_speech)]
 
 
 def _sink_context(

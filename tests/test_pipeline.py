@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from overlay.face.live import face_stage
 from overlay.records import Event
-from overlay.render.state import CAPTION_LINES
 from overlay.runtime.pipeline import LivePipeline
 from overlay.runtime.slot import LatestSlot
-from overlay.runtime.stages import LiveAudio, PipelineSettings
+from overlay.runtime.stages import PipelineSettings, Sound
 from overlay.runtime.stats import EVENTS_KEPT, LATENCIES_KEPT
 from overlay.sources.video_file import VideoFileSource
+from overlay.speech.live import speech_stage
+from overlay.voice.live import voice_stage
 from tests.fakes import BrokenVoice, CountingSpeech, ListSink, QueueAudio, SlowAnalyzer, make_clip
 
 
@@ -21,7 +23,7 @@ def test_slow_analysis_never_delays_the_video(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=50, fps=25.0, size=(320, 240)))
     sink = ListSink()
     analyzer = SlowAnalyzer(0.5)
-    stats = LivePipeline(source, lambda: analyzer, [sink]).run()
+    stats = LivePipeline(source, [face_stage(lambda: analyzer)], [sink]).run()
     assert stats.frames_out == 50 and len(sink.frames) == 50
     assert max(stats.latencies_ms) < 250  # an analysis takes 500 ms
     assert stats.analyses < 10 and stats.frames_dropped_for_analysis > 30
@@ -32,7 +34,7 @@ def test_slow_analysis_never_delays_the_video(tmp_path: Path) -> None:
 def test_latest_analysis_is_drawn_on_later_frames(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=30, fps=25.0, size=(320, 240)))
     sink = ListSink()
-    LivePipeline(source, lambda: SlowAnalyzer(0.01), [sink]).run()
+    LivePipeline(source, [face_stage(lambda: SlowAnalyzer(0.01))], [sink]).run()
     # Before the first analysis only the indicator is drawn; afterwards the bars appear too.
     top_left = [int(np.any(f[:60, :100] != f[120, 300])) for f in sink.frames]
     assert top_left[-1] == 1
@@ -41,7 +43,9 @@ def test_latest_analysis_is_drawn_on_later_frames(tmp_path: Path) -> None:
 def test_crashed_stage_is_restarted_and_recorded(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=40, fps=25.0, size=(160, 120)))
     analyzer = SlowAnalyzer(0.0, fail_first=True)
-    pipeline = LivePipeline(source, lambda: analyzer, [ListSink()], PipelineSettings(restart_pause_s=0.05))
+    pipeline = LivePipeline(
+        source, [face_stage(lambda: analyzer)], [ListSink()], PipelineSettings(restart_pause_s=0.05)
+    )
     stats = pipeline.run()
     assert [e.kind for e in stats.events] == ["stage_restarted"]
     assert "simulated crash" in stats.events[0].detail
@@ -51,7 +55,7 @@ def test_crashed_stage_is_restarted_and_recorded(tmp_path: Path) -> None:
 def test_failing_sink_is_dropped_and_the_others_go_on(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(160, 120)), paced=False)
     broken, healthy = ListSink(fail_after=3), ListSink()
-    stats = LivePipeline(source, lambda: SlowAnalyzer(0.0), [broken, healthy]).run()
+    stats = LivePipeline(source, [face_stage(lambda: SlowAnalyzer(0.0))], [broken, healthy]).run()
     assert len(broken.frames) == 3 and broken.closed
     assert len(healthy.frames) == 20
     assert [e.kind for e in stats.events] == ["sink_failed"]
@@ -59,7 +63,7 @@ def test_failing_sink_is_dropped_and_the_others_go_on(tmp_path: Path) -> None:
 
 def test_stop_from_another_thread_ends_the_run_promptly(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=10, fps=25.0, size=(160, 120)), loop=True)
-    pipeline = LivePipeline(source, lambda: SlowAnalyzer(0.0), [ListSink()])
+    pipeline = LivePipeline(source, [face_stage(lambda: SlowAnalyzer(0.0))], [ListSink()])
     timer = threading.Timer(0.5, pipeline.stop)
     timer.start()
     started = time.monotonic()
@@ -84,7 +88,7 @@ def test_a_live_run_is_recorded_in_its_timeline(tmp_path: Path) -> None:
     writer = TimelineWriter(tmp_path / "live.sqlite", {"kind": "live"})
     analyzer = SlowAnalyzer(0.0, fail_first=True)
     pipeline = LivePipeline(
-        source, lambda: analyzer, [ListSink()], PipelineSettings(restart_pause_s=0.05), timeline=writer
+        source, [face_stage(lambda: analyzer)], [ListSink()], PipelineSettings(restart_pause_s=0.05), timeline=writer
     )
     stats = pipeline.run()
     writer.close(stats.seconds)
@@ -101,13 +105,8 @@ def test_a_live_run_is_recorded_in_its_timeline(tmp_path: Path) -> None:
 def test_speech_recognition_hears_every_block_even_when_the_voice_stage_fails(tmp_path: Path) -> None:
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=75, fps=25.0, size=(160, 120)))
     speech = CountingSpeech()
-    pipeline = LivePipeline(
-        source,
-        lambda: SlowAnalyzer(0.0),
-        [ListSink()],
-        PipelineSettings(restart_pause_s=0.05),
-        LiveAudio(QueueAudio(20), BrokenVoice, lambda: speech),
-    )
+    stages = [face_stage(lambda: SlowAnalyzer(0.0)), voice_stage(BrokenVoice), speech_stage(lambda: speech)]
+    pipeline = LivePipeline(source, stages, [ListSink()], PipelineSettings(restart_pause_s=0.05), Sound(QueueAudio(20)))
     stats = pipeline.run()
     assert speech.blocks == 20  # lossless, whatever the voice stage does
     assert any(e.kind == "stage_restarted" and "voice" in e.detail for e in stats.events)
@@ -116,7 +115,7 @@ def test_speech_recognition_hears_every_block_even_when_the_voice_stage_fails(tm
 def test_what_a_run_keeps_in_memory_is_bounded(tmp_path: Path) -> None:
     """A service runs for days: per-frame figures and events are kept in ring buffers, not lists."""
     source = VideoFileSource(make_clip(tmp_path / "a.mp4", frames=20, fps=25.0, size=(64, 48)), loop=True, paced=False)
-    pipeline = LivePipeline(source, lambda: SlowAnalyzer(0.0), [])
+    pipeline = LivePipeline(source, [face_stage(lambda: SlowAnalyzer(0.0))], [])
     for i in range(EVENTS_KEPT + 50):
         pipeline.record_event(Event.CAMERA_LOST, f"event {i}")
     stats = pipeline.run(max_seconds=0.0001)
@@ -125,5 +124,4 @@ def test_what_a_run_keeps_in_memory_is_bounded(tmp_path: Path) -> None:
     assert len(stats.latencies_ms) == LATENCIES_KEPT
     assert len(stats.events) == EVENTS_KEPT and stats.events_total == EVENTS_KEPT + 50
     assert stats.events[-1].detail == f"event {EVENTS_KEPT + 49}"  # the newest are kept
-    assert not hasattr(pipeline, "voice_estimates")
-    assert pipeline.text_estimates.maxlen == CAPTION_LINES
+    assert set(pipeline.stats.counts) == {"analyses"}  # counters, not lists

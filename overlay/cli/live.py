@@ -60,11 +60,8 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
             print(f"emotion-overlay: warning: {problem}", file=sys.stderr)
         if timeline is not None and not timeline.rows_lost:
             print(f"emotion-overlay: session recorded in {timeline.path}", file=sys.stderr)
-    voice = (
-        f", {stats.voice_estimates} voice windows, {stats.utterances} utterances"
-        if live.microphone != "off"
-        else ", voice off"
-    )
+    heard = "".join(f", {count} {what}" for what, count in stats.counts.items() if what != "analyses")
+    voice = heard if live.microphone != "off" else ", voice off"
     skipped = int(getattr(pipeline.source, "frames_skipped", 0))  # a video file played slower than its rate
     late = f", {skipped} late frames of the file skipped to keep time" if skipped else ""
     print(
@@ -158,8 +155,8 @@ def status_command(args: argparse.Namespace) -> int:
     latency = status["latency_ms"]
     modalities = status["modalities"]
     active = [name for name in ("face", "voice") if modalities.get(name)]
-    if modalities.get("words"):
-        active.append(f"words ({modalities['words']})")
+    if modalities.get("text"):
+        active.append(f"words ({modalities['text']})")
     print(
         f"emotion-overlay is running (pid {status['pid']}, up {status['uptime_s']:.0f} s)"
         + (", analysis PAUSED" if status["paused"] else "")

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from overlay.face.stage import FaceAnalysis
     from overlay.fusion import FusedState
     from overlay.records import TextEstimate, VoiceEstimate
+    from overlay.runtime.readings import Readings
+    from overlay.speech.live import Words
 
 VOICE_FRESH_S: Final = 2.5  # a voice estimate is drawn until this long after its window ended
 CAPTION_LINES: Final = 2  # final utterances kept on screen
@@ -53,3 +55,11 @@ def overlay_state(
         analysis_on=True,
         fused=fused,
     )
+
+
+def board_state(readings: Readings, fused: FusedState, now: float, hearing: bool) -> OverlayState:
+    """What the layouts draw at `now` in a live run, from the stages' newest readings
+    (overlay.runtime.readings: "face", "voice", "text" as the stages publish them)."""
+    words: Words | None = readings.latest("text")
+    captions = captions_at(words.finals, now, words.partial, words.recognizer) if words is not None else None
+    return overlay_state(readings.latest("face"), readings.latest("voice"), captions, fused, now, hearing)

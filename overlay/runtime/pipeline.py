@@ -1,31 +1,27 @@
 """The live pipeline: frames in, annotated frames out at once, analysis alongside.
 
-Threads and queues (the backpressure policy of each):
-- The video path runs on the caller's thread: read a frame, draw the latest analysis on it
+It runs the analysis stages it is given (overlay.runtime.stages.StageSpec; overlay.app lists
+them) and knows none by name. Threads and queues (the backpressure policy of each):
+- The video path runs on the caller's thread: read a frame, draw the newest readings on it
   (once for each layout the sinks show: overlay.render.layouts), send it to every sink,
-  and offer it to analysis. It never waits for analysis, so analysis adds no latency to
-  the video.
-- Offering a frame to analysis replaces whatever frame was waiting there (a one-slot,
+  and offer it to each stage that takes frames. It never waits for analysis, so analysis
+  adds no latency to the video.
+- Offering a frame replaces whatever frame was waiting for that stage (a one-slot,
   newest-wins queue): analysis always works on the newest frame, and stale frames are
   dropped and counted.
-- The "face-analysis" thread takes from that slot, runs the face stage and publishes its
-  result by swapping one reference. It is a StageWorker (overlay.runtime.worker),
-  supervised: an unexpected error is logged with its traceback and recorded as an event,
-  and the stage is rebuilt after a short pause.
-- The "audio-tee" thread (when there is audio) reads audio blocks as they come (the source
-  queues them without loss) and puts every block into two unbounded queues, one per audio
-  stage, so neither stage can starve the other: a failing voice stage loses no words.
-- The "voice-analysis" thread feeds the voice stage from its queue and publishes each
-  estimate the same way. Supervised like the face thread; its CPU time is counted for the
-  bench.
-- The "speech-recognition" thread takes blocks from its queue (speech recognition must
-  hear everything; a slow recognizer falls behind rather than skipping words), updates the
-  caption and turns each final utterance into a text estimate.
+- The "audio-tee" thread (when there is sound) reads audio blocks as they come (the source
+  queues them without loss) and puts every block into one unbounded queue per stage that
+  takes sound, so no stage can starve another (a failing voice stage loses no words), and
+  hands it to the listeners (the MP4's sound track).
+- Each stage runs in its own supervised StageWorker thread (overlay.runtime.worker): an
+  unexpected error is logged with its traceback and recorded as an event, and the stage is
+  rebuilt after a short pause. A stage that must hear to the end (speech) stops only after
+  the tee's last block and drains its queue for a bounded time.
+- Stages publish into the Readings board (overlay.runtime.readings) by swapping one
+  reference; the video thread reads it, and asks fusion for one smoothed reading, per frame.
 - Memory stays flat for days: what is kept per run is bounded (the latest latencies and
   events in ring buffers, counters for the rest); the timeline on disk keeps everything.
 - A sink that fails is logged, recorded and dropped; the others go on.
-- Fusion: each analysis thread hands its newest estimate to LiveFusion (one dict entry
-  swapped); the video thread asks it for one smoothed reading per frame (microseconds).
 - Timeline: every thread appends rows to the TimelineWriter's unbounded queue and goes on;
   its own "timeline-writer" thread commits them once a second, so writing never slows the
   video. overlay.session.recorder says what is kept and how often.
@@ -33,7 +29,6 @@ Threads and queues (the backpressure policy of each):
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import queue
@@ -44,14 +39,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from overlay.face.stage import FaceAnalysis
 from overlay.fusion import LiveFusion
-from overlay.records import AudioBlock, Event, TextEstimate, VideoFrame, VoiceEstimate
-from overlay.render.draw import Captions, OverlayState
+from overlay.records import AudioBlock, Event, VideoFrame
+from overlay.render.draw import OverlayState
 from overlay.render.layouts import Renderer
-from overlay.render.state import CAPTION_LINES, VOICE_FRESH_S, captions_at, overlay_state
+from overlay.render.state import board_state
+from overlay.runtime.readings import Readings
 from overlay.runtime.slot import LatestSlot
-from overlay.runtime.stages import Analyzer, LiveAudio, PipelineSettings, SpeechAnalyzer, VoiceAnalyzer
+from overlay.runtime.stages import PipelineSettings, Sound, StageSpec
 from overlay.runtime.stats import PipelineEvent, PipelineStats, percentile
 from overlay.runtime.worker import StageWorker, WorkerControl
 from overlay.session.recorder import SessionRecorder
@@ -59,32 +54,28 @@ from overlay.sinks.base import FrameSink, StateSink
 from overlay.sources.base import FrameSource
 
 if TYPE_CHECKING:
-    from asr.contract import Partial
     from overlay.session.timeline import TimelineWriter
-    from overlay.speech.stage import SpeechEvents
 
 logger = logging.getLogger(__name__)
 
 
-SPEECH_DRAIN_S = 0.5  # at stop, what is queued for speech recognition is still heard for this long
-
-
 class LivePipeline:
-    """Run a source through analysis and rendering into sinks until the source ends or stop()."""
+    """Run a source through the stages and rendering into sinks until the source ends or stop()."""
 
     def __init__(
         self,
         source: FrameSource,
-        make_analyzer: Callable[[], Analyzer],
+        stages: Sequence[StageSpec],
         sinks: Sequence[FrameSink],
         settings: PipelineSettings | None = None,
-        audio: LiveAudio | None = None,
+        sound: Sound | None = None,
         timeline: TimelineWriter | None = None,
         state_sinks: Sequence[StateSink] = (),
     ) -> None:
         settings = settings or PipelineSettings()
         self.source = source
-        self._make_analyzer = make_analyzer
+        self.sound = sound
+        self.stages = [spec for spec in stages if spec.takes == "frames" or sound is not None]
         self.sinks = list(sinks)
         self.state_sinks = list(state_sinks)
         self.overlay = settings.overlay
@@ -95,28 +86,25 @@ class LivePipeline:
         self._layout_of = {id(sink): layout for sink, layout in zip(self.sinks, layouts, strict=True)}
         self._renderers = {layout: Renderer(layout, settings.overlay) for layout in {*layouts, default_layout}}
         self._restart_pause_s = settings.restart_pause_s
-        self._slot: LatestSlot[VideoFrame] = LatestSlot()
-        self._latest: FaceAnalysis | None = None
-        self.audio = audio.source if audio is not None else None
-        self._make_voice_analyzer = audio.make_voice_analyzer if audio is not None else None
-        self._voice: VoiceEstimate | None = None
-        self._voice_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
-        self._make_speech_analyzer = audio.make_speech_analyzer if audio is not None else None
-        self._audio_listeners = audio.listeners if audio is not None else ()
-        self._speech_blocks: queue.SimpleQueue[AudioBlock] = queue.SimpleQueue()
-        self._partial: Partial | None = None
-        self.text_estimates: deque[TextEstimate] = deque(maxlen=CAPTION_LINES)  # what the captions show
-        self.recognizer_name = ""
+        self._slots: dict[str, LatestSlot[VideoFrame]] = {
+            spec.name: LatestSlot() for spec in self.stages if spec.takes == "frames"
+        }
+        self._blocks: dict[str, queue.SimpleQueue[AudioBlock]] = {
+            spec.name: queue.SimpleQueue() for spec in self.stages if spec.takes == "sound"
+        }
         self.fusion = LiveFusion(settings.fusion)
         self.timeline = timeline
-        self._recorder = SessionRecorder(timeline, settings.thumbnails) if timeline is not None else None
+        recorder = SessionRecorder(timeline, settings.thumbnails) if timeline is not None else None
+        self.readings = Readings(self.fusion, recorder)
+        for spec in self.stages:
+            for what in spec.counts:
+                self.readings.counts[what] = 0
         self._frame_times: deque[float] = deque(maxlen=90)  # for the output rate `status` shows
         self._last_label: str | None = None
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._stop = threading.Event()
-        self._paused = threading.Event()
-        self._tee_done = threading.Event()  # no more blocks will be queued: the speech worker may stop
-        self.stats = PipelineStats()
+        self._tee_done = threading.Event()  # no more blocks will be queued: stages that hear to the end may stop
+        self.stats = PipelineStats(counts=self.readings.counts)
 
     def stop(self) -> None:
         """Ask the pipeline to finish; safe from a signal handler or another thread."""
@@ -124,27 +112,24 @@ class LivePipeline:
 
     @property
     def paused(self) -> bool:
-        return self._paused.is_set()
+        return self.readings.paused.is_set()
 
     def pause(self) -> None:
-        """Privacy switch: stop analysing (face, voice, words) while the video goes on, marked "paused"."""
-        if not self._paused.is_set():
-            self._paused.set()
-            self._latest = None
-            self._voice = None
-            self._partial = None
+        """Privacy switch: stop analysing (every stage) while the video goes on, marked "paused"."""
+        if not self.paused:
+            self.readings.paused.set()
+            self.readings.clear()
             self.record_event(Event.PAUSED, "analysis paused by the user")
 
     def resume(self) -> None:
-        if self._paused.is_set():
-            self._paused.clear()
+        if self.paused:
+            self.readings.paused.clear()
             self.record_event(Event.RESUMED, "analysis resumed by the user")
 
     def snapshot(self) -> dict[str, object]:
         """Live figures for `emotion-overlay status` (safe to call from another thread)."""
         now = time.monotonic()
         recent = sorted(itertools.islice(reversed(self.stats.latencies_ms), 300))
-        latest, voice = self._latest, self._voice
         return {
             "paused": self.paused,
             "uptime_s": round(now - self.stats.started, 1) if self.stats.started else 0.0,
@@ -152,11 +137,7 @@ class LivePipeline:
             "output_fps": round(self._recent_fps(now), 1),
             "latency_ms": {"p50": percentile(recent, 50), "p95": percentile(recent, 95)},
             "analyses": self.stats.analyses,
-            "modalities": {
-                "face": latest is not None and latest.expression is not None and now - latest.timestamp < 2.0,
-                "voice": voice is not None and voice.probabilities is not None and now - voice.end < VOICE_FRESH_S,
-                "words": self.recognizer_name or None,
-            },
+            "modalities": {spec.key: spec.status(self.readings, now) for spec in self.stages},
             "fused": self._last_label,
             "sinks": [type(sink).__name__ for sink in [*self.sinks, *self.state_sinks]],
             "session": str(self.timeline.path) if self.timeline is not None else None,
@@ -165,7 +146,7 @@ class LivePipeline:
         }
 
     def _cpu_percent(self, now: float) -> float:
-        """This process's CPU (all its threads; not the speech child) since the last call, % of one core."""
+        """This process's CPU (all its threads; not a stage's child process) since the last call, % of one core."""
         cpu = time.process_time()
         then, cpu_then = self._cpu_mark
         self._cpu_mark = (now, cpu)
@@ -183,7 +164,7 @@ class LivePipeline:
         sys.setswitchinterval(0.001)
         workers = self._workers()
         tee = None
-        if self.audio is not None:
+        if self.sound is not None:
             tee = threading.Thread(target=self._audio_tee, name="audio-tee", daemon=True)
         self.stats.started = time.monotonic()
         if self.timeline is not None:
@@ -200,18 +181,19 @@ class LivePipeline:
             if tee is not None:
                 tee.join(timeout=2.0)
             self._tee_done.set()  # also when there was no tee, or it is stuck in a read
-            for worker in workers:
-                # The words path may still be writing down the last utterance.
-                worker.join(timeout=15.0 if worker.name == "speech-recognition" else 2.0)
-            self._count_cpu(workers)
-            self.stats.frames_dropped_for_analysis = self._slot.dropped
+            for worker, spec in zip(workers, self.stages, strict=True):
+                # A stage that hears to the end may still be writing down the last utterance.
+                worker.join(timeout=15.0 if spec.hears_to_the_end else 2.0)
+                self.stats.cpu_seconds[spec.name] = self.readings.cpu_seconds.get(spec.name, worker.cpu_seconds)
+            self.stats.peak_rss_mb.update(self.readings.peak_rss_mb)
+            self.stats.frames_dropped_for_analysis = sum(slot.dropped for slot in self._slots.values())
             for sink in self.sinks:
                 sink.close()
             for state_sink in self.state_sinks:
                 state_sink.close()
             self.source.close()
-            if self.audio is not None:
-                self.audio.close()
+            if self.sound is not None:
+                self.sound.source.close()
         return self.stats
 
     def _video_loop(self, max_seconds: float | None) -> None:
@@ -240,7 +222,8 @@ class LivePipeline:
             self.stats.frames_out += 1
             self._frame_times.append(frame.timestamp)
             if not self.paused:
-                self._slot.put(frame)
+                for slot in self._slots.values():
+                    slot.put(frame)
             if max_seconds is not None and time.monotonic() - self.stats.started >= max_seconds:
                 break
 
@@ -250,9 +233,9 @@ class LivePipeline:
         if reading.new_disagreement is not None:
             self.stats.events.append(PipelineEvent(now, Event.DISAGREEMENT, reading.new_disagreement))
             self.stats.events_total += 1
-        if self._recorder is not None:
-            self._recorder.fused(reading)
-        return overlay_state(self._latest, self._voice, self._captions(now), reading.state, now, self.audio is not None)
+        if self.readings.recorder is not None:
+            self.readings.recorder.fused(reading)
+        return board_state(self.readings, reading.state, now, self.sound is not None)
 
     def _paused_state(self) -> OverlayState:
         """Only the "analysis paused" mark: nothing read from the face, voice or words is shown."""
@@ -265,116 +248,44 @@ class LivePipeline:
         sink.close()
 
     def _workers(self) -> list[StageWorker[Any, Any]]:
-        """One supervised thread per analysis stage (overlay.runtime.worker), each fed its own way."""
+        """One supervised thread per stage, fed from its slot (frames) or its queue (sound)."""
         control = WorkerControl(
             self._stop, lambda detail: self.record_event(Event.STAGE_RESTARTED, detail), self._restart_pause_s
         )
-        workers: list[StageWorker[Any, Any]] = [
-            StageWorker("face-analysis", self._slot.take, self._make_analyzer, self._analyze_face, control)
-        ]
-        if self.audio is not None and self._make_voice_analyzer is not None:
-            workers.append(
-                StageWorker(
-                    "voice-analysis",
-                    _taker(self._voice_blocks),
-                    self._make_voice_analyzer,
-                    self._feed_voice,
-                    control,
-                    skip=self._paused.is_set,
-                )
-            )
-        if self.audio is not None and self._make_speech_analyzer is not None:
-            workers.append(
-                StageWorker(
-                    "speech-recognition",
-                    _taker(self._speech_blocks),
-                    self._open_recognizer,
-                    lambda analyzer, block: self._publish_speech(analyzer.feed(block)),
-                    # It stops once the tee has queued its last block, so none is left behind.
-                    dataclasses.replace(control, stopping=self._tee_done),
-                    drain_s=SPEECH_DRAIN_S,
-                    finish=self._finish_speech,
-                )
-            )
-        return workers
+        return [self._worker(spec, control) for spec in self.stages]
 
-    def _count_cpu(self, workers: list[StageWorker[Any, Any]]) -> None:
-        for worker in workers:
-            if worker.name == "voice-analysis":
-                self.stats.voice_cpu_seconds = worker.cpu_seconds
-            elif worker.name == "speech-recognition" and not self.stats.speech_cpu_seconds:
-                self.stats.speech_cpu_seconds = worker.cpu_seconds  # no child process counted it
-
-    def _analyze_face(self, analyzer: Analyzer, frame: VideoFrame) -> None:
-        result = analyzer.analyze(frame)
-        if self.paused:
-            return  # begun before the pause: not shown, not recorded
-        self._latest = result
-        self.stats.analyses += 1
-        self._publish_face(result, frame)
+    def _worker(self, spec: StageSpec, control: WorkerControl) -> StageWorker[Any, Any]:
+        readings = self.readings
+        take = self._slots[spec.name].take if spec.takes == "frames" else _taker(self._blocks[spec.name])
+        finish = spec.finish
+        return StageWorker(
+            spec.name,
+            take,
+            spec.make,
+            lambda stage, item: spec.handle(stage, item, readings),
+            # One that hears to the end stops once the tee has queued its last block, so none is left behind.
+            WorkerControl(self._tee_done, control.on_fault, control.restart_pause_s)
+            if spec.hears_to_the_end
+            else control,
+            skip=readings.paused.is_set if spec.skip_while_paused else None,
+            drain_s=spec.drain_s,
+            finish=(lambda stage: finish(stage, readings)) if finish is not None else None,
+        )
 
     def _audio_tee(self) -> None:
-        """Every audio block to every audio stage, each through its own queue."""
-        assert self.audio is not None
+        """Every audio block to every stage that takes sound, each through its own queue, and to the listeners."""
+        assert self.sound is not None
         try:
             while not self._stop.is_set():
-                block = self.audio.read(timeout=0.1)
+                block = self.sound.source.read(timeout=0.1)
                 if block is None or self.paused:  # paused: the sound is read (so the device keeps up) and dropped
                     continue
-                if self._make_voice_analyzer is not None:
-                    self._voice_blocks.put(block)
-                if self._make_speech_analyzer is not None:
-                    self._speech_blocks.put(block)
-                for listener in self._audio_listeners:
+                for blocks in self._blocks.values():
+                    blocks.put(block)
+                for listener in self.sound.listeners:
                     listener(block)
         finally:
             self._tee_done.set()
-
-    def _feed_voice(self, analyzer: VoiceAnalyzer, block: AudioBlock) -> None:
-        for estimate in analyzer.feed(block):
-            self._voice = estimate
-            self.stats.voice_estimates += 1
-            if estimate.probabilities is not None:
-                self.fusion.observe("voice", estimate.probabilities, estimate.end)
-            if self._recorder is not None:
-                self._recorder.voice(estimate)
-
-    def _open_recognizer(self) -> SpeechAnalyzer:
-        assert self._make_speech_analyzer is not None
-        analyzer = self._make_speech_analyzer()
-        self.recognizer_name = analyzer.recognizer_name
-        return analyzer
-
-    def _finish_speech(self, analyzer: SpeechAnalyzer) -> None:
-        self._publish_speech(analyzer.finish())  # the last words before the end
-        # A child process does the work: count its CPU instead of this thread's waiting.
-        child_cpu = getattr(analyzer, "cpu_seconds", None)
-        if child_cpu is not None:
-            self.stats.speech_cpu_seconds = float(child_cpu)
-            self.stats.speech_peak_rss_mb = float(getattr(analyzer, "peak_rss_mb", 0.0))
-
-    def _publish_speech(self, events: SpeechEvents) -> None:
-        if events.partial is not None:
-            self._partial = events.partial
-        for final in events.finals:
-            self.text_estimates.append(final)
-            self.stats.utterances += 1
-            self._partial = None
-            self.fusion.observe("text", final.probabilities, final.end)
-            if self._recorder is not None:
-                self._recorder.utterance(final)
-
-    def _captions(self, now: float) -> Captions | None:
-        if self._make_speech_analyzer is None or self.audio is None:
-            return None
-        partial = self._partial.text if self._partial is not None else ""
-        return captions_at(self.text_estimates, now, partial, self.recognizer_name)
-
-    def _publish_face(self, result: FaceAnalysis, frame: VideoFrame) -> None:
-        if result.expression is not None:
-            self.fusion.observe("face", result.expression, result.timestamp)
-        if self._recorder is not None:
-            self._recorder.face(result, frame.image)
 
     def record_event(self, kind: Event, detail: str, timestamp: float | None = None) -> None:
         """Note something that happened (camera lost, stage restarted...) with the time."""

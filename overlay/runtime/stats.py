@@ -24,18 +24,20 @@ class PipelineStats:
     """Figures of one run, for `status`, the timeline and bench/live.py (bounded: a run may last days)."""
 
     frames_out: int = 0
-    analyses: int = 0
     frames_dropped_for_analysis: int = 0
-    voice_estimates: int = 0
-    voice_cpu_seconds: float = 0.0
-    utterances: int = 0
-    speech_cpu_seconds: float = 0.0
-    speech_peak_rss_mb: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)  # what the stages produced, e.g. {"analyses": 812}
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by stage (its thread, or its child process)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # of a stage's child process
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
     started: float = 0.0
     ended: float = 0.0
     events: deque[PipelineEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     events_total: int = 0
+
+    @property
+    def analyses(self) -> int:
+        """Frames a stage analysed (the face stage counts them)."""
+        return self.counts.get("analyses", 0)
 
     @property
     def seconds(self) -> float:
