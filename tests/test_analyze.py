@@ -65,7 +65,7 @@ def test_a_wav_file_is_fused_from_voice_and_words(tmp_path: Path) -> None:
     assert summary["annotated_video"] is None
 
 
-def test_a_bad_file_gets_one_line_and_the_others_are_still_analysed(tmp_path: Path) -> None:
+def test_a_bad_file_gets_one_line_and_the_others_are_still_analyzed(tmp_path: Path) -> None:
     silent_clip = make_clip(tmp_path / "silent.mp4", frames=30, fps=15.0, size=(160, 120))
     not_media = tmp_path / "notes.mp4"
     not_media.write_text("shopping list: milk, eggs\n" * 20)

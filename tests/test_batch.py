@@ -184,7 +184,7 @@ def test_ray_engine_without_ray_installed_says_so_in_one_line(batch: tuple[Path,
     )
 
 
-def test_a_file_that_kills_its_worker_process_fails_alone_and_the_others_are_analysed(
+def test_a_file_that_kills_its_worker_process_fails_alone_and_the_others_are_analyzed(
     batch: tuple[Path, list[float]], tmp_path: Path
 ) -> None:
     """A worker dying under a file (a native crash, the out-of-memory killer) is simulated by a

@@ -108,9 +108,9 @@ def test_the_installed_wheel_evaluates_checks_analyses_and_exports_on_its_own(tm
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
     assert checks["models"]["status"] == "ok", checks["models"]
     clip = make_clip(tmp_path / "clip.mp4", frames=30, fps=15.0, size=(320, 240))
-    analysed = run_cli(["analyze", str(clip), "--json"], cwd=tmp_path, executable=installed)
-    assert analysed.returncode == 0, analysed.stderr
-    session = json.loads(analysed.stdout.splitlines()[0])["session"]
+    analyzed = run_cli(["analyze", str(clip), "--json"], cwd=tmp_path, executable=installed)
+    assert analyzed.returncode == 0, analyzed.stderr
+    session = json.loads(analyzed.stdout.splitlines()[0])["session"]
     report = tmp_path / "report.html"
     export = ["export", session, "--format", "html", "--out", str(report)]
     exported = run_cli(export, cwd=tmp_path, executable=installed)

@@ -54,8 +54,8 @@ def test_exports_and_annotated_videos_are_owner_only(
     run = run_cli(["run", "--camera", str(clip), *flags])
     assert run.returncode == 0, run.stderr
     assert mode_of(video) == 0o600
-    analysed = run_cli(["analyze", str(clip), "--video", "--out", str(tmp_path / "videos")])
-    assert analysed.returncode == 0, analysed.stderr
+    analyzed = run_cli(["analyze", str(clip), "--video", "--out", str(tmp_path / "videos")])
+    assert analyzed.returncode == 0, analyzed.stderr
     assert [mode_of(p) for p in (tmp_path / "videos").iterdir()] == [0o600]
     assert all(mode_of(p) == 0o600 for p in isolated_sessions.glob("*.sqlite"))
 

@@ -42,7 +42,7 @@ def test_clearly_emotional_sentences_get_their_label_written_or_spoken() -> None
         assert predicted == list(CLEAR_SENTENCES.values()), texts
 
 
-def test_comments_are_written_as_a_recogniser_would_write_them() -> None:
+def test_comments_are_written_as_a_recognizer_would_write_them() -> None:
     assert as_transcript("WOW!! [NAME] is SO funny :) \U0001f602") == "wow name is so funny"
     assert as_transcript("I can't believe it's 'true'...") == "i can't believe it's true"
     assert as_transcript("  Ugh.\n") == "ugh"
