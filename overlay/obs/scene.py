@@ -39,6 +39,7 @@ SCENE: Final = "Emotion Overlay"
 IMAGE_KIND: Final = "image_source"
 # Preference order; OBS 30 on Windows has text_gdiplus_v3, 28-29 v2, Linux and macOS FreeType 2.
 TEXT_KINDS: Final = ("text_gdiplus_v3", "text_gdiplus_v2", "text_ft2_source_v2")
+GONE_TIMEOUT_S: Final = 3.0  # how long remove_overlay waits for OBS to drop what it removed
 UNSHOW_PAUSE_S: Final = 0.3  # for OBS's window to drop what it showed of our scene
 NAME_RELEASE_S: Final = 3.0  # OBS frees a removed source's name once nothing draws it any more
 
@@ -153,7 +154,19 @@ def remove_overlay(connection: ObsConnection) -> list[str]:
                 raise
             continue
         removed.append(name)
+    _wait_until_gone(connection, {name for request, _, name in targets if request == "RemoveInput"})
     return removed
+
+
+def _wait_until_gone(connection: ObsConnection, names: set[str]) -> None:
+    """OBS lets go of a removed input once nothing shows it any more, a moment after it
+    answers: wait (bounded) until it is no longer listed, so that "removed" is true when said."""
+    deadline = time.monotonic() + GONE_TIMEOUT_S
+    while names and time.monotonic() < deadline:
+        listed = {i["inputName"] for i in connection.request("GetInputList")["inputs"]}
+        if not names & listed:
+            return
+        time.sleep(0.05)
 
 
 def _unshow(connection: ObsConnection, scenes: list[str]) -> None:
