@@ -29,6 +29,7 @@ them) and knows none by name. Threads and queues (the backpressure policy of eac
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import queue
@@ -264,9 +265,7 @@ class LivePipeline:
             spec.make,
             lambda stage, item: spec.handle(stage, item, readings),
             # One that hears to the end stops once the tee has queued its last block, so none is left behind.
-            WorkerControl(self._tee_done, control.on_fault, control.restart_pause_s)
-            if spec.hears_to_the_end
-            else control,
+            dataclasses.replace(control, stopping=self._tee_done) if spec.hears_to_the_end else control,
             skip=readings.paused.is_set if spec.skip_while_paused else None,
             drain_s=spec.drain_s,
             finish=(lambda stage: finish(stage, readings)) if finish is not None else None,
