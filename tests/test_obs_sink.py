@@ -7,8 +7,9 @@ import base64
 import logging
 import os
 import signal
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -66,6 +67,25 @@ def _state(label: str = "happy", confidence: float = 0.83, blinks: int = 4) -> O
 def _sink(address: ObsAddress, tmp_path: Path, **changes: object) -> ObsOverlaySink:
     settings = ObsSinkSettings(address, bars_file=tmp_path / "bars.png", **changes)  # type: ignore[arg-type]
     return ObsOverlaySink(settings)
+
+
+def _time_shows(sink: ObsOverlaySink, frames: int, state_at: Callable[[int], OverlayState]) -> list[float]:
+    """Seconds each show() took, called at 30 fps as the video loop does."""
+    waits = []
+    for i in range(frames):
+        started = time.perf_counter()
+        sink.show(state_at(i))
+        waits.append(time.perf_counter() - started)
+        time.sleep(1 / 30)
+    return waits
+
+
+def _assert_never_waited_on_obs(waits: list[float]) -> None:
+    # A request to OBS, even a refused connect, costs a round trip (ms); waiting on a frozen
+    # OBS costs its 5 s timeout. The bound on the slowest call leaves room for the scheduler
+    # of a loaded CI machine (12 ms seen), which a fixed 5 ms did not.
+    assert statistics.median(waits) < 0.0005, waits
+    assert max(waits) < 0.1, waits
 
 
 def _text(client: ObsConnection, element: str) -> str:
@@ -265,13 +285,8 @@ def test_obs_killed_and_restarted_mid_run(
         sink.show(_state())
         assert wait_until(lambda: sink.stats.text_updates >= 3)
         obs.kill()
-        slowest = 0.0
-        for i in range(90):  # 3 s of video at 30 fps while OBS is gone
-            started = time.perf_counter()
-            sink.show(_state(confidence=0.5 + i / 1000))
-            slowest = max(slowest, time.perf_counter() - started)
-            time.sleep(1 / 30)
-        assert slowest < 0.005
+        waits = _time_shows(sink, 90, lambda i: _state(confidence=0.5 + i / 1000))  # 3 s while OBS is gone
+        _assert_never_waited_on_obs(waits)
         assert not sink.connected.is_set()
         obs.start()
         sink.show(_state(label="sad", confidence=0.61))
@@ -297,12 +312,7 @@ def test_a_frozen_obs_never_delays_show_or_close(
         sink.show(_state())
         assert wait_until(lambda: sink.stats.text_updates >= 3)
         os.kill(obs.pid, signal.SIGSTOP)
-        slowest = 0.0
-        for i in range(30):
-            started = time.perf_counter()
-            sink.show(_state(confidence=0.4 + i / 100))
-            slowest = max(slowest, time.perf_counter() - started)
-            time.sleep(1 / 30)
+        waits = _time_shows(sink, 30, lambda i: _state(confidence=0.4 + i / 100))
         started = time.perf_counter()
         sink.close()
         closing = time.perf_counter() - started
@@ -314,5 +324,5 @@ def test_a_frozen_obs_never_delays_show_or_close(
         # is this test's doing, not something the overlay does to a user's OBS.
         obs.kill()
         obs.start()
-    assert slowest < 0.005
+    _assert_never_waited_on_obs(waits)
     assert closing < 2.0  # not the 5 s request timeout
