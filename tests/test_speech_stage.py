@@ -69,14 +69,16 @@ def best_match(finals: list[TextEstimate], sentence: str) -> TextEstimate:
 
 
 def test_the_last_words_are_closed_quickly_only_when_the_final_pass_would_be_slow() -> None:
-    from overlay.speech.process import FINAL_PASS_BUDGET_S, FinalPassPace
+    from overlay.speech.process import FinalPassPace
 
+    time_left = 0.4
     pace = FinalPassPace()
-    assert pace.expected_s(3.0) == 0.0  # nothing measured yet: the full pass is taken
+    assert pace.fits(3.0, time_left)  # nothing measured yet: the full pass is taken
     said = np.full(7, 1 / 7, np.float32)
     pace.observe(0.5, [TextEstimate(10.0, 12.0, "two seconds of speech", said, "pocketsphinx")])  # idle: 0.25 s/s
-    assert pace.expected_s(1.2) < FINAL_PASS_BUDGET_S
+    assert pace.fits(1.2, time_left)
+    assert not pace.fits(1.2, 0.1)  # the same pass, with the stop almost due
     pace.observe(0.02, [])  # a feed that ended nothing says nothing about the pass
     pace.observe(1.5, [TextEstimate(20.0, 22.0, "the same on a busy machine", said, "pocketsphinx")])
-    assert pace.expected_s(1.2) > FINAL_PASS_BUDGET_S
-    assert pace.expected_s(0.0) == 0.0  # nothing open: nothing to wait for
+    assert not pace.fits(1.2, time_left)
+    assert pace.fits(0.0, time_left)  # nothing open: nothing to wait for

@@ -80,7 +80,9 @@ class StageWorker(Generic[In, S]):
                 drain_until = drain_until or time.monotonic() + self._drain_s
                 if time.monotonic() >= drain_until:
                     break
-            item = self._take(POLL_S)
+            # Once stopping, nothing more will be queued (a stage that hears to the end is told
+            # only after the last block): an empty queue means done, without waiting a poll.
+            item = self._take(0.0 if drain_until is not None else POLL_S)
             if item is None:
                 if self._stopping.is_set():
                     break

@@ -10,7 +10,9 @@ The child never outlives the app: a thread in it waits on the parent's process s
 (multiprocessing.parent_process(), portable) and ends the child within a fraction of a
 second of the parent's death, however it died (kill -9 included). The app's own exit never
 waits on the child either: the request queue's feeder thread is not joined at exit
-(`cancel_join_thread`), so a child that stopped reading cannot hold the app up.
+(`cancel_join_thread`), so a child that stopped reading cannot hold the app up. At stop
+the child's last results are due within STOP_BUDGET_S; it hears what fits and skips the
+rest, and a child that still has not answered ANSWER_WAIT_S later is ended.
 """
 
 from __future__ import annotations
@@ -32,15 +34,18 @@ from overlay.speech.stage import SpeechEvents
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0
-FINISH_TIMEOUT_S = 5.0  # for the last words; a child that does not answer by then is ended
-# At stop the child may still hold a backlog of blocks (a loaded machine): once the app is
-# stopping, a block that reaches it this much later than blocks usually do (the device's own
-# latency is the usual) is skipped, not heard, so that stopping stays quick; on an idle
-# machine the child is never that far behind and hears everything.
+# `stop` must end within a second, so the child's last results are due this long after
+# finish() asks for them. On a loaded machine the child may still hold seconds of queued
+# blocks and closing an utterance is slow (measured at load 4: 0.13-0.68 s, idle 0.04-0.23 s),
+# so once stopping it hears what fits in the time left and skips the rest (logged, and the
+# sound is in the recording); on an idle machine it is never behind and hears everything.
+STOP_BUDGET_S = 0.4
+CLOSE_RESERVE_S = 0.25  # of the budget, kept for closing the utterance in progress
+# A queued block that reaches the child this much later than blocks usually do (the device's
+# own latency is the usual) shows it is behind: once stopping, such blocks are skipped.
 FINISH_GRACE_S = 0.25
-# The last words are closed with the recognizer's final pass when that is expected to take
-# less than this (judged from how long it took this session); else quickly (asr contract).
-FINAL_PASS_BUDGET_S = 0.4
+# How long past the due time the app waits for a child stuck in one long C call, then ends it.
+ANSWER_WAIT_S = 0.25
 
 
 # What the parent sends the child.
@@ -72,6 +77,7 @@ class Failed:
 
 @dataclass(frozen=True)
 class Finished:
+    events: SpeechEvents  # the last words (one message: the app is waiting for it)
     cpu_seconds: float
     peak_rss_mb: float
     skipped_s: float  # sound dropped because the app was stopping and the child was behind
@@ -89,10 +95,11 @@ class SpeechProcess:
         context = multiprocessing.get_context("spawn")
         self._requests: Any = context.Queue()
         self._results: Any = context.Queue()
-        self._stopping: Any = context.Event()
+        # When the last results are due (time.monotonic(), the same clock in every process); 0 while running.
+        self._stop_by: Any = context.Value("d", 0.0, lock=False)
         self._process = context.Process(
             target=_serve,
-            args=(self._requests, self._results, self._stopping, vosk_model),
+            args=(self._requests, self._results, self._stop_by, vosk_model),
             name="speech-recognition",
             daemon=True,
         )
@@ -143,23 +150,28 @@ class SpeechProcess:
 
     def finish(self) -> SpeechEvents:
         """The last results; stops the child process."""
-        self._stopping.set()  # before Finish: the backlog in front of it is skipped where it is late
+        self._stop_by.value = time.monotonic() + STOP_BUDGET_S  # before Finish: the backlog in front of it sees it
         self._requests.put(Finish())
-        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        deadline = self._stop_by.value + ANSWER_WAIT_S
         partial = None
         finals: list[TextEstimate] = []
+        answered = False
         while True:
             try:
-                result: Result = self._results.get(timeout=0.05)
+                result: Result = self._results.get(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
             except queue.Empty:
                 if not self._process.is_alive() or time.monotonic() > deadline:
-                    logger.warning("speech recognition did not finish cleanly: no answer from the speech process")
+                    logger.warning(
+                        "stopping: the speech process did not give its last words in time (busy); "
+                        "they are in the recording's sound but not in the timeline"
+                    )
                     break
                 continue
-            if isinstance(result, Heard):
+            answered = True
+            if isinstance(result, Heard | Finished):
                 partial = result.events.partial or partial
                 finals += result.events.finals
-            elif isinstance(result, Finished):
+            if isinstance(result, Finished):
                 self.cpu_seconds, self.peak_rss_mb = result.cpu_seconds, result.peak_rss_mb
                 if result.skipped_s:
                     logger.warning(
@@ -169,20 +181,21 @@ class SpeechProcess:
                 if result.quick:
                     logger.info("stopping: the last words were closed without the recognizer's final pass (busy)")
                 break
-            else:
-                logger.warning("speech recognition did not finish cleanly: %s", result)
+            if isinstance(result, Failed):
+                logger.warning("speech recognition did not finish cleanly: %s", result.error)
                 break
         # Everything it had is here: end it now rather than wait for its interpreter to shut
         # down (a few hundred ms on a loaded machine, which `stop` would wait for).
-        self.close()
+        self.close(patience_s=2.0 if answered else 0.0)
         return SpeechEvents(partial, finals)
 
-    def close(self) -> None:
-        """End the child now, without waiting for its results (idempotent)."""
+    def close(self, patience_s: float = 2.0) -> None:
+        """End the child now, without waiting for its results (idempotent). It gets `patience_s`
+        to end on SIGTERM; one stuck in C code or stopped never does, and is killed."""
         if self._process.is_alive():
             self._process.terminate()
-            self._process.join(timeout=2)
-            if self._process.is_alive():  # stopped or stuck in C code: SIGTERM waits, SIGKILL does not
+            self._process.join(timeout=patience_s)
+            if self._process.is_alive():
                 self._process.kill()
                 self._process.join(timeout=2)
 
@@ -200,7 +213,7 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _serve(requests: Any, results: Any, stopping: Any, vosk_model: str | None) -> None:
+def _serve(requests: Any, results: Any, stop_by: Any, vosk_model: str | None) -> None:
     """The child: build the stage, then answer requests until `finish`."""
     _exit_with_parent()
     from overlay.speech.stage import SpeechStage, open_recognizer
@@ -219,27 +232,29 @@ def _serve(requests: Any, results: Any, stopping: Any, vosk_model: str | None) -
     while True:
         request: Request = requests.get()
         try:
-            delay = time.monotonic() - request.block.end if isinstance(request, Feed) else 0.0
-            usual_delay = min(usual_delay, delay)
-            if isinstance(request, Feed) and stopping.is_set() and delay - usual_delay > FINISH_GRACE_S:
-                skipped += len(request.block.samples) / request.block.sample_rate
-                continue
             if isinstance(request, Feed):
-                started = time.monotonic()
+                now = time.monotonic()
+                delay = now - request.block.end
+                usual_delay = min(usual_delay, delay)
+                due = stop_by.value
+                if due and (delay - usual_delay > FINISH_GRACE_S or now > due - CLOSE_RESERVE_S):
+                    skipped += len(request.block.samples) / request.block.sample_rate
+                    continue
                 events = stage.feed(request.block)
-                pace.observe(time.monotonic() - started, events.finals)
+                pace.observe(time.monotonic() - now, events.finals)
                 if events.partial is not None or events.finals:
                     results.put(Heard(events))
                 continue
-            quick = skipped > 0 or pace.expected_s(stage.open_seconds) > FINAL_PASS_BUDGET_S
-            results.put(Heard(stage.finish(quick=quick)))
+            quick = skipped > 0 or not pace.fits(stage.open_seconds, stop_by.value - time.monotonic())
+            last_words = stage.finish(quick=quick)
         except Exception as err:
             logging.getLogger(__name__).exception("speech recognition failed")
             results.put(Failed(f"{type(err).__name__}: {err}"))
             if isinstance(request, Feed):
                 continue
+            last_words = SpeechEvents(None, [])
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        results.put(Finished(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped, quick))
+        results.put(Finished(last_words, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, skipped, quick))
         return
 
 
@@ -258,3 +273,7 @@ class FinalPassPace:
 
     def expected_s(self, open_seconds: float) -> float:
         return 0.0 if self._seconds_per_second is None else self._seconds_per_second * open_seconds
+
+    def fits(self, open_seconds: float, time_left_s: float) -> bool:
+        """Whether the final pass over `open_seconds` of speech is expected to end in `time_left_s`."""
+        return self.expected_s(open_seconds) < time_left_s
