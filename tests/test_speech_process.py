@@ -44,7 +44,8 @@ class _Child:
         self.requests: queue.Queue[object] = queue.Queue()
         self.results: queue.Queue[object] = queue.Queue()
         self.stop_by = SimpleNamespace(value=0.0)
-        threading.Thread(target=_serve, args=(self.requests, self.results, self.stop_by, None), daemon=True).start()
+        pipe_end = SimpleNamespace(send=self.results.put)
+        threading.Thread(target=_serve, args=(self.requests, pipe_end, self.stop_by, None), daemon=True).start()
         assert isinstance(self.results.get(timeout=120), Ready)
 
     def finished(self, timeout: float) -> tuple[Finished, float]:
