@@ -24,6 +24,7 @@ from overlay.face.tracking import TrackedFace
 from overlay.fusion import FusedState
 from overlay.labels import EMOTIONS
 from overlay.render import LAYOUTS
+from overlay.render.compact import Patch, blend
 from overlay.render.draw import Captions, OverlaySettings, OverlayState
 from overlay.render.layouts import Renderer
 from overlay.sinks.base import SinkContext
@@ -189,3 +190,26 @@ def test_obs_shows_the_compact_set_by_default_and_a_chosen_list_as_it_is() -> No
     assert elements_shown(ELEMENTS, "detailed") == ELEMENTS
     assert elements_shown(("label", "bars"), "compact") == ("label", "bars")
     assert elements_shown(ELEMENTS, "clean") == ()
+
+
+@pytest.mark.parametrize("at", [(100, 80), (-60, -25), (600, 400)])  # inside, past the top left, past the bottom right
+def test_a_patch_blends_as_its_alpha_says_and_leaves_transparent_pixels_alone(at: tuple[int, int]) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    alpha = rng.random((120, 200, 1)).astype(np.float32)
+    alpha[:30] = 0.0  # transparent rows
+    alpha[30:40] = 1.0  # opaque rows
+    colour = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    before = image.copy()
+    blend(image, Patch(at[0], at[1], colour, alpha))
+
+    x, y = at
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(640, x + 200), min(480, y + 120)
+    a, c = alpha[y0 - y : y1 - y, x0 - x : x1 - x], colour[y0 - y : y1 - y, x0 - x : x1 - x].astype(np.float64)
+    exact = before[y0:y1, x0:x1] * (1.0 - a) + c * a
+    assert np.abs(image[y0:y1, x0:x1] - exact).max() <= 1.0  # rounding only
+    transparent = a[:, :, 0] == 0.0
+    assert (image[y0:y1, x0:x1][transparent] == before[y0:y1, x0:x1][transparent]).all()
+    outside = np.ones((480, 640), bool)
+    outside[y0:y1, x0:x1] = False
+    assert (image[outside] == before[outside]).all()
