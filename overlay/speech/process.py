@@ -172,18 +172,18 @@ class SpeechProcess:
             try:
                 result: Result = self._receive(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
             except queue.Empty:
-                if not self._process.is_alive() or time.monotonic() > deadline:
-                    logger.warning(
-                        "stopping: the speech process did not give its last words in time (busy); "
-                        "they are in the recording's sound but not in the timeline"
-                    )
+                if not self._process.is_alive():
+                    logger.warning("stopping: the speech process ended before giving its last words")
+                    break
+                if time.monotonic() > deadline:
+                    logger.warning("stopping: the speech process did not give its last words in time (busy)")
                     break
                 continue
-            answered = True
             if isinstance(result, Heard | Finished):
                 partial = result.events.partial or partial
                 finals += result.events.finals
             if isinstance(result, Finished):
+                answered = True
                 self.cpu_seconds, self.peak_rss_mb = result.cpu_seconds, result.peak_rss_mb
                 if result.skipped_s:
                     logger.warning(
