@@ -77,7 +77,7 @@ def test_with_time_to_spare_the_last_words_are_all_heard() -> None:
     child.stop_by.value = time.monotonic() + 30.0
     child.requests.put(Finish())
     finished, _ = child.finished(timeout=30)
-    heard = [result for result in _drain(child.results)] + [finished]
+    heard = [*_drain(child.results), finished]
     text = " ".join(f.text for r in heard for f in r.events.finals)  # type: ignore[attr-defined]
     assert finished.skipped_s == 0.0 and not finished.quick
     assert "thank you very much" in text, text

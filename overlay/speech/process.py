@@ -283,9 +283,7 @@ class FinalPassPace:
         if spoken > 0.2:
             self._seconds_per_second = wall_s / spoken
 
-    def expected_s(self, open_seconds: float) -> float:
-        return 0.0 if self._seconds_per_second is None else self._seconds_per_second * open_seconds
-
     def fits(self, open_seconds: float, time_left_s: float) -> bool:
         """Whether the final pass over `open_seconds` of speech is expected to end in `time_left_s`."""
-        return self.expected_s(open_seconds) < time_left_s
+        expected = 0.0 if self._seconds_per_second is None else self._seconds_per_second * open_seconds
+        return expected < time_left_s
