@@ -140,7 +140,7 @@ def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "comp
     shutil.rmtree(folder, ignore_errors=True)
     speech_cpu = stats.cpu_seconds.get("speech-recognition", 0.0)
     cpu += speech_cpu  # the speech child's CPU counts as the app's
-    figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms, stats.analyses, cpu)
+    figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms.newest().tolist(), stats.analyses, cpu)
     if audio is not None:
         figures["peak_rss_mb_speech_process"] = stats.peak_rss_mb.get("speech-recognition", 0.0)
         figures["audio"] = {

@@ -6,16 +6,17 @@ Runs `emotion-overlay run` as a user would (the clip looped as the camera, its s
 microphone, so face, voice, words and fusion all run; the annotated video written to a
 file; the timeline recorded) and every --every seconds samples, over the app and its
 speech child: resident memory (RSS, from /proc), open file descriptors, and from the
-app's own `status`: output fps and added latency (p50/p95). Prints the RSS slope (MB per
+app's own `status`: frames out (the fps is taken between samples: frames out over the
+app's uptime in between) and added latency (p50/p95). Prints the RSS slope (MB per
 hour, least squares after the first two minutes, when the models' arenas have settled,
-and over the second half alone, when the bounded buffers - SQLite's 2 MB page cache, the
-ten-minute latency ring - are full) and the fps range, beside the clip's own frame rate.
+and over the second half alone) and the fps range, beside the clip's own frame rate.
 Linux only (/proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -80,10 +81,23 @@ def sample(pid: int, env: dict[str, str], started: float) -> dict[str, Any]:
         "rss_app_mb": round(_rss_mb(pid), 1),
         "open_files": sum(_open_files(p) for p in processes),
         "processes": len(processes),
-        "output_fps": status.get("output_fps"),
+        "frames_out": status.get("frames_out"),
+        "uptime_s": status.get("uptime_s"),
+        "output_fps": status.get("output_fps"),  # the app's own figure: its newest 90 frames
         "latency_p50_ms": latency.get("p50"),
         "latency_p95_ms": latency.get("p95"),
     }
+
+
+def interval_fps(samples: list[dict[str, Any]]) -> list[float]:
+    """Frames out per second between one sample and the next, both counts on the app's clock."""
+    rates = []
+    for before, after in itertools.pairwise(samples):
+        frames = (after["frames_out"] or 0) - (before["frames_out"] or 0)
+        seconds = (after["uptime_s"] or 0.0) - (before["uptime_s"] or 0.0)
+        if None not in (before["frames_out"], after["frames_out"]) and seconds > 0:
+            rates.append(round(frames / seconds, 2))
+    return rates
 
 
 def summarise(samples: list[dict[str, Any]], source_fps: float) -> dict[str, Any]:
@@ -93,7 +107,8 @@ def summarise(samples: list[dict[str, Any]], source_fps: float) -> dict[str, Any
     slope = float(np.polyfit(t_h, rss, 1)[0]) if len(settled) >= 3 else float("nan")
     half = len(settled) // 2
     late_slope = float(np.polyfit(t_h[half:], rss[half:], 1)[0]) if len(settled) - half >= 3 else float("nan")
-    fps = [s["output_fps"] for s in settled if s["output_fps"]]
+    fps = interval_fps(settled)
+    recent_fps = [s["output_fps"] for s in settled if s["output_fps"]]
     return {
         "samples": len(samples),
         "minutes": round(samples[-1]["t_s"] / 60.0, 1) if samples else 0.0,
@@ -103,6 +118,7 @@ def summarise(samples: list[dict[str, Any]], source_fps: float) -> dict[str, Any
         "source_fps": source_fps,
         "fps_min_median_max": [min(fps), statistics.median(fps), max(fps)] if fps else None,
         "fps_within_2_percent": bool(fps) and all(abs(f - source_fps) <= 0.02 * source_fps for f in fps),
+        "fps_of_newest_90_frames_min_max": [min(recent_fps), max(recent_fps)] if recent_fps else None,
         "open_files_min_max": [min(s["open_files"] for s in settled), max(s["open_files"] for s in settled)],
         "latency_p95_ms_median": statistics.median([s["latency_p95_ms"] for s in settled if s["latency_p95_ms"]])
         if any(s["latency_p95_ms"] for s in settled)

@@ -30,7 +30,6 @@ them) and knows none by name. Threads and queues (the backpressure policy of eac
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import queue
 import sys
@@ -130,7 +129,7 @@ class LivePipeline:
     def snapshot(self) -> dict[str, object]:
         """Live figures for `emotion-overlay status` (safe to call from another thread)."""
         now = time.monotonic()
-        recent = sorted(itertools.islice(reversed(self.stats.latencies_ms), 300))
+        recent = sorted(self.stats.latencies_ms.newest(300).tolist())
         return {
             "paused": self.paused,
             "uptime_s": round(now - self.stats.started, 1) if self.stats.started else 0.0,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from overlay.records import Event
 
@@ -19,6 +23,31 @@ LATENCIES_KEPT = 18_000  # the newest ten minutes at 30 fps: percentiles for `st
 EVENTS_KEPT = 1_000  # the newest events in memory; all of them are in the timeline
 
 
+class LatencyRing:
+    """The newest `capacity` latencies (ms) in one array made up front: no growth as it fills."""
+
+    def __init__(self, capacity: int = LATENCIES_KEPT) -> None:
+        self._values = np.zeros(capacity, dtype=np.float64)
+        self._count = 0
+
+    def append(self, value_ms: float) -> None:
+        self._values[self._count % len(self._values)] = value_ms
+        self._count += 1
+
+    def __len__(self) -> int:
+        return min(self._count, len(self._values))
+
+    def newest(self, n: int | None = None) -> npt.NDArray[np.float64]:
+        """The newest n (all kept if None), oldest first; a copy."""
+        kept = len(self)
+        n = kept if n is None else min(n, kept)
+        ordered = np.roll(self._values, -self._count) if self._count > kept else self._values[:kept]
+        return ordered[kept - n :].copy()
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self.newest().tolist())
+
+
 @dataclass
 class PipelineStats:
     """Figures of one run, for `status`, the timeline and bench/live.py (bounded: a run may last days)."""
@@ -28,7 +57,7 @@ class PipelineStats:
     counts: dict[str, int] = field(default_factory=dict)  # what the stages produced, e.g. {"analyses": 812}
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by stage (its thread, or its child process)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # of a stage's child process
-    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
+    latencies_ms: LatencyRing = field(default_factory=LatencyRing)
     started: float = 0.0
     ended: float = 0.0
     events: deque[PipelineEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))

@@ -36,6 +36,8 @@ from overlay.session.schema import (
 
 logger = logging.getLogger(__name__)
 
+WRITER_CACHE_KIB = 256
+
 
 class TimelineWriter:
     """Rows in from any thread without waiting; one writer thread commits them in batches.
@@ -59,6 +61,9 @@ class TimelineWriter:
             raise TimelineError(f"{path}: cannot create the session file ({err.strerror}); check the folder") from None
         try:
             self._connection = create_session_file(path, metadata)
+            # Appending touches only the B-trees' right edges: a small page cache does, and
+            # SQLite's default (2 MB) would grow the process for the first hour of a session.
+            self._connection.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         except BaseException:
             self._writer_lock.release()
             raise
