@@ -38,7 +38,7 @@ UTTERANCES: Final = (
     (4.0, 7.5, "thanks for having me today", "happy"),
     (12.0, 16.0, "I am really excited about this role", "happy"),
     (30.5, 34.0, "let me think about that for a moment", "neutral"),
-    (47.0, 50.0, "oh I did not expect that question", "surprise"),
+    (59.96, 62.5, "oh I did not expect that question", "surprise"),  # a hair before 1:00
     (63.0, 67.5, "the last project was hard and we lost the client", "sad"),
     (80.0, 84.0, '<b>tags</b> & "quotes" stay text', "neutral"),
 )

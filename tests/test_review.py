@@ -228,7 +228,7 @@ def chart_points(dom: str) -> dict[str, int]:
 def test_page_draws_the_session_in_chromium(server: ReviewServer, folder: Path, tmp_path: Path) -> None:
     sessions_data.write_not_sqlite(folder)
     screenshot = ARTIFACTS / "review_page.png"
-    dom = chromium(server.url(SESSION_ID) + "&t=48", tmp_path, screenshot=screenshot)
+    dom = chromium(server.url(SESSION_ID) + "&t=61", tmp_path, screenshot=screenshot)
     print(f"review page screenshot: {screenshot}")
     assert 'data-state="ready"' in dom
     assert f'data-session="{SESSION_ID}"' in dom
@@ -242,8 +242,8 @@ def test_page_draws_the_session_in_chromium(server: ReviewServer, folder: Path, 
         escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         assert escaped in dom  # shown as text, never as markup
     assert "<b>tags</b>" not in dom
-    assert re.search(r'class="utterance active"[^>]*data-index="3"', dom)  # the utterance at 0:48
-    assert 'id="thumbnail"' in dom and "thumbnail?t=48" in dom.replace("&amp;", "&")
+    assert re.search(r'class="utterance active"[^>]*data-index="3"', dom)  # the utterance at 1:01
+    assert 'id="thumbnail"' in dom and "thumbnail?t=61" in dom.replace("&amp;", "&")
     for fmt in ("csv", "json", "html"):
         assert f"api/sessions/{SESSION_ID}/export.{fmt}?token=" in dom
     assert "unreadable" in dom  # the damaged file is in the list, the page still works
@@ -331,6 +331,10 @@ def test_clicks_and_zoom_move_every_chart_together(server: ReviewServer, tmp_pat
         browser.evaluate("document.querySelectorAll('#transcript .utterance')[4].click()")
         assert browser.evaluate("document.body.dataset.selected") == "63.00"
         assert browser.evaluate("document.querySelector('#transcript .active').dataset.index") == "4"
+        # A moment a hair before a whole second reads as that second rounded up (was "0:60.0" at 59.96 s).
+        browser.evaluate("document.querySelectorAll('#transcript .utterance')[3].click()")
+        assert browser.evaluate("document.body.dataset.selected") == "59.96"
+        assert browser.evaluate("document.getElementById('cursor-time').textContent") == "1:00.0"
         # Hiding an emotion in the shared legend hides it in the four emotion charts.
         browser.evaluate("document.querySelector('.legend-item[data-label=happy]').click()")
         assert browser.evaluate("document.querySelectorAll('.u-legend .u-series.u-off').length") == 4

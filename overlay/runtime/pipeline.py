@@ -20,7 +20,9 @@ them) and knows none by name. Threads and queues (the backpressure policy of eac
 - Stages publish into the Readings board (overlay.runtime.readings) by swapping one
   reference; the video thread reads it, and asks fusion for one smoothed reading, per frame.
 - Memory stays flat for days: what is kept per run is bounded (the latest latencies and
-  events in ring buffers, counters for the rest); the timeline on disk keeps everything.
+  events in ring buffers, counters for the rest); the timeline on disk keeps everything;
+  the "memory-trim" thread hands what the allocator keeps after a peak back to the system
+  once a minute (overlay.runtime.memory).
 - A sink that fails is logged, recorded and dropped; the others go on.
 - Timeline: every thread appends rows to the TimelineWriter's unbounded queue and goes on;
   its own "timeline-writer" thread commits them once a second, so writing never slows the
@@ -44,6 +46,7 @@ from overlay.records import AudioBlock, Event, VideoFrame
 from overlay.render.draw import OverlayState
 from overlay.render.layouts import Renderer
 from overlay.render.state import board_state
+from overlay.runtime.memory import MemoryTrimmer
 from overlay.runtime.readings import Readings
 from overlay.runtime.slot import LatestSlot
 from overlay.runtime.stages import PipelineSettings, Sound, StageSpec
@@ -163,6 +166,7 @@ class LivePipeline:
         # GIL every 1 ms instead of 5 lets the video thread in sooner (fewer late frames).
         sys.setswitchinterval(0.001)
         workers = self._workers()
+        trimmer = MemoryTrimmer()
         tee = None
         if self.sound is not None:
             tee = threading.Thread(target=self._audio_tee, name="audio-tee", daemon=True)
@@ -173,11 +177,13 @@ class LivePipeline:
             worker.start()
         if tee is not None:
             tee.start()
+        trimmer.start()
         try:
             self._video_loop(max_seconds)
         finally:
             self.stats.ended = time.monotonic()
             self._stop.set()
+            trimmer.stop()
             if tee is not None:
                 tee.join(timeout=2.0)
             self._tee_done.set()  # also when there was no tee, or it is stuck in a read

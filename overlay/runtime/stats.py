@@ -42,7 +42,8 @@ class LatencyRing:
         kept = len(self)
         n = kept if n is None else min(n, kept)
         ordered = np.roll(self._values, -self._count) if self._count > kept else self._values[:kept]
-        return ordered[kept - n :].copy()
+        newest: npt.NDArray[np.float64] = ordered[kept - n :].copy()
+        return newest
 
     def __iter__(self) -> Iterator[float]:
         return iter(self.newest().tolist())

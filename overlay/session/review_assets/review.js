@@ -69,12 +69,13 @@
   function clock(seconds, decimals) {
     if (seconds == null || !isFinite(seconds)) return "–";
     const sign = seconds < 0 ? "-" : "";
-    let s = Math.abs(seconds);
-    const h = Math.floor(s / 3600);
-    s -= h * 3600;
-    const m = Math.floor(s / 60);
-    s -= m * 60;
-    const sec = decimals ? s.toFixed(decimals).padStart(3 + decimals, "0") : String(Math.floor(s)).padStart(2, "0");
+    // Round to the digits shown before splitting, so 59.96 s reads 1:00.0, not 0:60.0.
+    const scale = 10 ** (decimals || 0);
+    const rounded = decimals ? Math.round(Math.abs(seconds) * scale) / scale : Math.floor(Math.abs(seconds));
+    const h = Math.floor(rounded / 3600);
+    const m = Math.floor((rounded - h * 3600) / 60);
+    const s = rounded - h * 3600 - m * 60;
+    const sec = decimals ? s.toFixed(decimals).padStart(3 + decimals, "0") : String(s).padStart(2, "0");
     return h ? `${sign}${h}:${String(m).padStart(2, "0")}:${sec}` : `${sign}${m}:${sec}`;
   }
 
