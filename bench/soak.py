@@ -71,7 +71,19 @@ def _status(env: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def sample(pid: int, env: dict[str, str], started: float) -> dict[str, Any]:
+def _cpu_times() -> list[int]:
+    """The machine's CPU time by kind since boot (user, nice, system, idle, iowait, irq, softirq, steal)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def _machine(before: list[int], after: list[int]) -> dict[str, float]:
+    """How busy the machine was in between: idle, and stolen by the hypervisor (a VM's neighbours), in %."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = max(1, sum(spent))
+    return {"idle_percent": round(100.0 * spent[3] / total, 1), "steal_percent": round(100.0 * spent[7] / total, 1)}
+
+
+def sample(pid: int, env: dict[str, str], started: float, cpu_before: list[int]) -> dict[str, Any]:
     processes = [pid, *_children(pid)]
     status = _status(env)
     latency = status.get("latency_ms") or {}
@@ -86,17 +98,18 @@ def sample(pid: int, env: dict[str, str], started: float) -> dict[str, Any]:
         "output_fps": status.get("output_fps"),  # the app's own figure: its newest 90 frames
         "latency_p50_ms": latency.get("p50"),
         "latency_p95_ms": latency.get("p95"),
+        **_machine(cpu_before, _cpu_times()),
     }
 
 
-def interval_fps(samples: list[dict[str, Any]]) -> list[float]:
-    """Frames out per second between one sample and the next, both counts on the app's clock."""
+def interval_fps(samples: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
+    """Each sample with the frames out per second since the one before, both counts on the app's clock."""
     rates = []
     for before, after in itertools.pairwise(samples):
         frames = (after["frames_out"] or 0) - (before["frames_out"] or 0)
         seconds = (after["uptime_s"] or 0.0) - (before["uptime_s"] or 0.0)
         if None not in (before["frames_out"], after["frames_out"]) and seconds > 0:
-            rates.append(round(frames / seconds, 2))
+            rates.append((after, round(frames / seconds, 2)))
     return rates
 
 
@@ -107,7 +120,13 @@ def summarise(samples: list[dict[str, Any]], source_fps: float) -> dict[str, Any
     slope = float(np.polyfit(t_h, rss, 1)[0]) if len(settled) >= 3 else float("nan")
     half = len(settled) // 2
     late_slope = float(np.polyfit(t_h[half:], rss[half:], 1)[0]) if len(settled) - half >= 3 else float("nan")
-    fps = interval_fps(settled)
+    rated = interval_fps(settled)
+    fps = [f for _, f in rated]
+    outside = [
+        {"t_s": after["t_s"], "fps": f, "steal_percent": after.get("steal_percent")}
+        for after, f in rated
+        if abs(f - source_fps) > 0.02 * source_fps
+    ]
     recent_fps = [s["output_fps"] for s in settled if s["output_fps"]]
     return {
         "samples": len(samples),
@@ -118,6 +137,11 @@ def summarise(samples: list[dict[str, Any]], source_fps: float) -> dict[str, Any
         "source_fps": source_fps,
         "fps_min_median_max": [min(fps), statistics.median(fps), max(fps)] if fps else None,
         "fps_within_2_percent": bool(fps) and all(abs(f - source_fps) <= 0.02 * source_fps for f in fps),
+        "intervals_outside_2_percent": outside,
+        "steal_percent_median_max": [
+            statistics.median(s["steal_percent"] for s in settled),
+            max(s["steal_percent"] for s in settled),
+        ],
         "fps_of_newest_90_frames_min_max": [min(recent_fps), max(recent_fps)] if recent_fps else None,
         "open_files_min_max": [min(s["open_files"] for s in settled), max(s["open_files"] for s in settled)],
         "latency_p95_ms_median": statistics.median([s["latency_p95_ms"] for s in settled if s["latency_p95_ms"]])
@@ -152,9 +176,10 @@ def main() -> None:
         samples: list[dict[str, Any]] = []
         try:
             while time.monotonic() - started < args.minutes * 60 and run.poll() is None:
+                cpu_before = _cpu_times()
                 time.sleep(args.every)
                 if run.poll() is None:
-                    samples.append(sample(run.pid, env, started))
+                    samples.append(sample(run.pid, env, started, cpu_before))
                     if not args.json:
                         print(json.dumps(samples[-1]), flush=True)
         finally:
