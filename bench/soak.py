@@ -106,10 +106,11 @@ def interval_fps(samples: list[dict[str, Any]]) -> list[tuple[dict[str, Any], fl
     """Each sample with the frames out per second since the one before, both counts on the app's clock."""
     rates = []
     for before, after in itertools.pairwise(samples):
-        frames = (after["frames_out"] or 0) - (before["frames_out"] or 0)
-        seconds = (after["uptime_s"] or 0.0) - (before["uptime_s"] or 0.0)
-        if None not in (before["frames_out"], after["frames_out"]) and seconds > 0:
-            rates.append((after, round(frames / seconds, 2)))
+        if before["frames_out"] is None or after["frames_out"] is None:
+            continue  # a `status` that did not answer
+        seconds = after["uptime_s"] - before["uptime_s"]
+        if seconds > 0:
+            rates.append((after, round((after["frames_out"] - before["frames_out"]) / seconds, 2)))
     return rates
 
 

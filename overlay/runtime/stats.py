@@ -39,10 +39,9 @@ class LatencyRing:
 
     def newest(self, n: int | None = None) -> npt.NDArray[np.float64]:
         """The newest n (all kept if None), oldest first; a copy."""
-        kept = len(self)
-        n = kept if n is None else min(n, kept)
-        ordered = np.roll(self._values, -self._count) if self._count > kept else self._values[:kept]
-        newest: npt.NDArray[np.float64] = ordered[kept - n :].copy()
+        n = len(self) if n is None else min(n, len(self))
+        # Indices wrap round the array: no copy of the whole ring for the newest few.
+        newest: npt.NDArray[np.float64] = self._values.take(range(self._count - n, self._count), mode="wrap")
         return newest
 
     def __iter__(self) -> Iterator[float]:
