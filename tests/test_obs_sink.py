@@ -82,10 +82,11 @@ def _time_shows(sink: ObsOverlaySink, frames: int, state_at: Callable[[int], Ove
 
 def _assert_never_waited_on_obs(waits: list[float]) -> None:
     # A request to OBS, even a refused connect, costs a round trip (ms); waiting on a frozen
-    # OBS costs its 5 s timeout. The bound on the slowest call leaves room for the scheduler
-    # of a loaded CI machine (12 ms seen), which a fixed 5 ms did not.
+    # OBS costs its 5 s timeout. The bound on the slowest call is far below that timeout and
+    # leaves room for the scheduler of a loaded CI machine (12 ms and 102 ms seen), which
+    # fixed bounds of 5 ms and 100 ms did not.
     assert statistics.median(waits) < 0.0005, waits
-    assert max(waits) < 0.1, waits
+    assert max(waits) < 1.0, waits
 
 
 def _text(client: ObsConnection, element: str) -> str:
