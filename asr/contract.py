@@ -10,7 +10,7 @@ times with it. Chunks must be contiguous; after a gap the caller calls finish() 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,25 @@ class Recognizer(Protocol):
         (stopping on a busy machine, where that pass could take seconds). Less exact; a
         backend whose final step is cheap ignores it.
         """
+        ...
+
+
+@runtime_checkable
+class DecodesWhole(Protocol):
+    """What a recognizer that decodes whole utterances (Whisper) adds: closing the utterance in
+    progress costs one decode, whatever its length, and its partial decodes can be held (at
+    stop, when there is no time for them)."""
+
+    def expected_close_s(self) -> float:
+        """Wall seconds that finish() is expected to take now (0 when no utterance is open)."""
+        ...
+
+    def hold_partials(self) -> None:
+        """No more partial decodes until the stream is finished."""
+        ...
+
+    def warm_up(self) -> None:
+        """One decode of nothing, so that the first real one is not slow (call once, after loading)."""
         ...
 
 

@@ -96,6 +96,9 @@ class VoskRecognizer:
         try:
             with _stderr_silenced():  # Kaldi prints ERROR lines even at log level -1
                 self._model = vosk.Model(str(model_dir))
+                # Some broken folders load but cannot decode (ivector/final.ie missing, a cut
+                # graph/HCLr.fst): Vosk only fails making a recognizer, so make one now, not in feed().
+                vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
         except Exception as err:  # vosk raises a bare Exception
             raise RecognizerError(
                 f"Vosk could not load {model_dir} ({err}); the model may be corrupt: pull it again"

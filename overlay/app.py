@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from overlay.runtime.stages import StageSpec
     from overlay.session.timeline import TimelineWriter
     from overlay.sinks.video_file import VideoFileSink
+    from overlay.speech.stage import RecognizerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,12 @@ def face_settings(config: Config) -> FaceStageSettings:
     return FaceStageSettings(tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds)
 
 
+def recognizer_settings(config: Config) -> RecognizerSettings:
+    from overlay.speech.stage import RecognizerSettings
+
+    return RecognizerSettings(recognizer=config.speech.recognizer, threads=config.speech.threads)
+
+
 def fusion_settings(config: Config) -> FusionSettings:
     from overlay.fusion import FusionSettings
 
@@ -121,6 +128,7 @@ def analyze_settings(config: Config, video_out: Path | None, thumbnails: bool) -
         overlay=OverlaySettings(**dataclasses.asdict(config.overlay)),
         layout=config.layout_for("file"),
         thumbnails=thumbnails or config.timeline.thumbnails,
+        speech=recognizer_settings(config),
     )
 
 
@@ -164,6 +172,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     face = face_settings(config)
     spare_face = [FaceStage(face)]  # built now so that a missing model fails before any device opens
     voice = VoiceStageSettings()
+    speech = recognizer_settings(config)
     spare_voice = [VoiceStage(voice)] if config.audio.microphone != "off" else []
     spare_speech: list[SpeechProcess] = []
     running: list[LivePipeline] = []  # sources and sinks report camera loss etc. into the pipeline's events
@@ -179,7 +188,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
         audio = open_audio(config.audio.microphone, source, SourceContext(config, loop, on_event))
         outputs = open_outputs(config, _sink_context(config, source, audio, on_event))
         if audio is not None:
-            spare_speech.append(SpeechProcess())  # its own process; a broken model fails here, before any frame
+            spare_speech.append(SpeechProcess(speech))  # its own process; a broken model fails here, before any frame
     except BaseException:
         source.close()
         if audio is not None:
@@ -209,7 +218,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     stages = _live_stages(
         first_then_new(spare_face, lambda: FaceStage(face)),
         first_then_new(spare_voice, lambda: VoiceStage(voice)),
-        first_then_new(spare_speech, SpeechProcess),
+        first_then_new(spare_speech, lambda: SpeechProcess(speech)),
     )
     pipeline = LivePipeline(source, stages, outputs.frame_sinks, settings, sound, timeline, outputs.state_sinks)
     running.append(pipeline)

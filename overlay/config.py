@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import platformdirs
 
+from asr.choose import RECOGNIZERS
 from overlay.errors import OverlayError
 from overlay.face.detect import DETECTORS
 from overlay.obs.elements import ELEMENTS
@@ -91,6 +92,21 @@ class AudioConfig:
             **_flag("--mic", "auto|default|off|INDEX|NAME"),
         },
     )
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """Who writes the words: the captions and the text reading come from them."""
+
+    recognizer: str = field(
+        default="auto",
+        metadata={
+            **_choices(*RECOGNIZERS),
+            "help": "auto: an installed Vosk model, else Whisper (models pull whisper-tiny.en), else PocketSphinx",
+            **_flag("--recognizer"),
+        },
+    )
+    threads: int = field(default=1, metadata={**_between(1, 8), "help": "CPU threads of the Whisper recognizer"})
 
 
 @dataclass(frozen=True)
@@ -212,6 +228,7 @@ class ObsConfig:
 class Config:
     camera: CameraConfig = CameraConfig()
     audio: AudioConfig = AudioConfig()
+    speech: SpeechConfig = SpeechConfig()
     output: OutputConfig = OutputConfig()
     face: FaceConfig = FaceConfig()
     overlay: OverlayConfig = OverlayConfig()

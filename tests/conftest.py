@@ -98,3 +98,18 @@ def virtual_mic() -> Iterator[VirtualMicrophone]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def whisper_model() -> Path:
+    """The installed Whisper model folder (`emotion-overlay models pull whisper-tiny.en`; the
+    installer and .ci/run pull it). CI must have it: there a missing model fails the test."""
+    from overlay.models.store import find_spec, installed_path
+
+    path = installed_path(find_spec("whisper-tiny.en"))
+    if path is None:
+        message = "whisper-tiny.en is not installed; run `emotion-overlay models pull whisper-tiny.en`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

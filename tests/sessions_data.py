@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -138,6 +139,46 @@ def write_newer_schema(folder: Path, session_id: str = "2026-11-22_09-00-00_futu
     connection.commit()
     connection.close()
     return path
+
+
+# ---------------------------------------------------------------- captions read back
+
+_SRT_TIME: Final = r"(\d\d+):(\d\d):(\d\d),(\d\d\d)"
+_VTT_TIME: Final = r"(\d\d+):(\d\d):(\d\d)\.(\d\d\d)"
+_LINES: Final = r"\n((?:[^\n]+\n)+)"  # one or more lines of text, each ending in a newline
+_SRT_CUE: Final = re.compile(r"(\d+)\n" + _SRT_TIME + " --> " + _SRT_TIME + _LINES)
+_VTT_CUE: Final = re.compile(_VTT_TIME + " --> " + _VTT_TIME + _LINES)
+_VTT_ESCAPES: Final = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+
+
+def _seconds(hours: str, minutes: str, seconds: str, millis: str) -> float:
+    assert int(minutes) < 60 and int(seconds) < 60
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(millis) / 1000
+
+
+def parse_captions(text: str, fmt: str) -> list[tuple[float, float, tuple[str, ...]]]:
+    """(start s, end s, lines) of each cue of an SRT or WebVTT file; fails on anything else in it
+    (a strict reader: numbering from 1, the blank line after each cue, WebVTT's escapes only)."""
+    found: list[tuple[float, float, tuple[str, ...]]] = []
+    if fmt == "vtt":
+        assert text.startswith("WEBVTT\n"), "a WebVTT file starts with its header"
+        text = text.removeprefix("WEBVTT\n").removeprefix("\n")
+    blocks = text.split("\n\n") if text else []
+    for n, block in enumerate(blocks, start=1):
+        block = block if block.endswith("\n") else block + "\n"
+        match = (_SRT_CUE if fmt == "srt" else _VTT_CUE).fullmatch(block)
+        assert match is not None, f"not a {fmt} cue: {block!r}"
+        groups = match.groups()
+        if fmt == "srt":
+            assert int(groups[0]) == n, "SRT cues are numbered from 1"
+            groups = groups[1:]
+        lines = tuple(groups[8].splitlines())
+        assert not any("-->" in line for line in lines), f"a cue's text runs into the next cue: {block!r}"
+        if fmt == "vtt":
+            assert not re.search(r"<|&(?!amp;|lt;|gt;)", groups[8]), "WebVTT text has its markup escaped"
+            lines = tuple(re.sub(r"&(amp|lt|gt);", lambda m: _VTT_ESCAPES[m.group(0)], line) for line in lines)
+        found.append((_seconds(*groups[0:4]), _seconds(*groups[4:8]), lines))
+    return found
 
 
 # ---------------------------------------------------------------- running the CLI and a browser

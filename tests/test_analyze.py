@@ -1,17 +1,23 @@
 """`emotion-overlay analyze`: recordings through the whole pipeline into timelines, as fast as they decode."""
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from overlay.analysis.batch import collect_jobs
+from overlay.analysis.recordings import AnalyzeSettings, write_captions
+from overlay.errors import OverlayError
 from overlay.session.reading import read_session
 from tests.conftest import run_cli
 from tests.fakes import make_clip
 from tests.flite import flite_available, synthesise
 from tests.media import write_wav
+from tests.sessions_data import UTTERANCES, parse_captions, write_session
 
 
 def summaries(stdout: str) -> dict[str, dict[str, object]]:
@@ -136,3 +142,65 @@ def test_two_inputs_with_the_same_name_each_get_their_annotated_video(
         with av.open(str(video)) as played:
             assert played.streams.audio and sum(1 for _ in played.decode(video=0)) > 100
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_captions_are_written_beside_each_recording_and_never_over_a_file(
+    shared_data: Path, tmp_path: Path, isolated_sessions: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    shutil.copyfile(shared_data / "video" / "talking" / "2.mp4", clip)
+    before = hashlib.sha256(clip.read_bytes()).hexdigest()
+    silent = make_clip(tmp_path / "silent.mp4", frames=30, fps=15.0, size=(160, 120))
+    (tmp_path / "silent.srt").write_text("mine\n")  # someone's own file: left alone without --force
+    result = run_cli(["analyze", str(tmp_path), "--captions", "srt", "--json"])
+    assert result.returncode == 0, result.stdout + result.stderr  # a caption file not written is only a note
+    found = summaries(result.stdout)
+    assert set(found) == {"clip.mp4", "silent.mp4"}  # the folder's caption file is not taken as a recording
+    captions = tmp_path / "clip.srt"
+    assert found["clip.mp4"]["captions"] == str(captions) and "captions_error" not in found["clip.mp4"]
+    assert captions.stat().st_mode & 0o777 == 0o600
+    read = parse_captions(captions.read_text(encoding="utf-8"), "srt")
+    utterances = read_session(Path(str(found["clip.mp4"]["timeline"]))).utterances
+    assert read and utterances and len(read) >= len(utterances)
+    assert " ".join(line for _, _, lines in read for line in lines) == " ".join(u.text for u in utterances)
+    assert read[0][0] == pytest.approx(utterances[0].start, abs=0.001)
+    assert read[-1][1] == pytest.approx(utterances[-1].end, abs=0.001)
+    with av.open(str(clip)) as played:
+        duration = float(played.duration) / 1e6
+    assert any(0.0 <= start < end <= duration for start, end, _ in read)
+    assert hashlib.sha256(clip.read_bytes()).hexdigest() == before  # the recording itself is untouched
+
+    assert found["silent.mp4"]["status"] == "ok" and found["silent.mp4"]["captions"] is None
+    assert "silent.srt already exists; pass --force" in str(found["silent.mp4"]["captions_error"])
+    notes = [line for line in result.stderr.splitlines() if "silent.srt" in line]
+    assert len(notes) == 1 and notes[0].startswith("emotion-overlay: note: ") and "Traceback" not in result.stderr
+    assert (tmp_path / "silent.srt").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip.srt", "silent.mp4", "silent.srt"]
+
+    forced = run_cli(["analyze", str(silent), "--captions", "srt", "--force", "--json"])
+    assert forced.returncode == 0, forced.stderr
+    assert summaries(forced.stdout)["silent.mp4"]["captions"] == str(tmp_path / "silent.srt")
+    assert (tmp_path / "silent.srt").read_text() == ""  # nothing was said in it
+
+
+def test_captions_under_out_are_named_after_the_session_and_never_replace_the_recording(tmp_path: Path) -> None:
+    session = read_session(write_session(tmp_path / "sessions"))
+    recording = tmp_path / "clip.vtt"  # a video that happens to be named like its captions
+    recording.write_bytes(b"not really a video")
+    settings = AnalyzeSettings(captions="vtt", replace_captions=True)
+    with pytest.raises(OverlayError, match="is the file being analysed; pass --out"):
+        write_captions(session, recording, "clip-0123456789ab", settings)
+    assert recording.read_bytes() == b"not really a video"
+    out = tmp_path / "out"
+    settings = AnalyzeSettings(captions="vtt", captions_out=out)
+    written = write_captions(session, recording, "clip-0123456789ab", settings)
+    assert written == out / "clip-0123456789ab.vtt"
+    assert len(parse_captions(written.read_text(encoding="utf-8"), "vtt")) == len(UTTERANCES)
+    with pytest.raises(OverlayError, match="already exists; pass --force"):
+        write_captions(session, recording, "clip-0123456789ab", settings)
+
+
+def test_caption_files_are_not_taken_as_recordings(tmp_path: Path) -> None:
+    for name in ("clip.mp4", "clip.srt", "clip.vtt", "talk.wav", "talk.SRT", ".clip.srt.part"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [job.path.name for job in collect_jobs([tmp_path], recursive=True)] == ["clip.mp4", "talk.wav"]

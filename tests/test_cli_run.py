@@ -45,13 +45,21 @@ def test_sigterm_stops_within_a_second(shared_data: Path, tmp_path: Path) -> Non
     command = [sys.executable, "-m", "overlay", "run", "--camera", str(clip), "--loop"]
     command += ["--sink", "file", "--out", str(tmp_path / "o.mp4")]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    _wait_until_frames_are_written(tmp_path / "o.mp4")  # running, not still loading its models
+    time.sleep(1)
     sent = time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=10)
     assert time.monotonic() - sent < 1.5
     assert process.returncode == 0, stderr
     assert cv2.VideoCapture(str(tmp_path / "o.mp4")).read()[0]  # the file was closed properly
+
+
+def _wait_until_frames_are_written(video: Path, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (video.exists() and video.stat().st_size > 0):
+        assert time.monotonic() < deadline, f"no frames written to {video} in {timeout_s} s"
+        time.sleep(0.1)
 
 
 def _one_line(stderr: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,8 @@ from overlay.labels import EMOTIONS
 from overlay.session import export as session_export
 from overlay.session.reading import Blink, Session, read_session
 from tests import sessions_data
-from tests.sessions_data import ARTIFACTS, chromium, write_session
+from tests.conftest import run_cli
+from tests.sessions_data import ARTIFACTS, chromium, parse_captions, write_session
 
 N_FUSED = int(sessions_data.DURATION_S * sessions_data.FACE_HZ)
 
@@ -137,3 +139,37 @@ def test_write_export_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]
     with pytest.raises(OverlayError, match="cannot write the export"):
         session_export.write_export(tmp_path / "missing" / "a.csv", "x")
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_captions_export_reads_back_to_the_utterances_and_never_overwrites(
+    fmt: str, tmp_path: Path, isolated_sessions: Path
+) -> None:
+    write_session(isolated_sessions)
+    out = tmp_path / f"talk.{fmt}"
+    result = run_cli(["export", sessions_data.SESSION_ID, "--format", fmt, "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out) and out.stat().st_mode & 0o777 == 0o600
+    read = parse_captions(out.read_text(encoding="utf-8"), fmt)
+    assert len(read) == len(sessions_data.UTTERANCES)
+    for (start, end, lines), (said_start, said_end, words, _) in zip(read, sessions_data.UTTERANCES, strict=True):
+        assert " ".join(lines) == words
+        assert start == pytest.approx(said_start, abs=0.001) and end == pytest.approx(said_end, abs=0.001)
+    assert all(a[0] < a[1] <= b[0] for a, b in itertools.pairwise(read))  # in order, none overlapping
+    written = out.read_text(encoding="utf-8")
+    to_stdout = run_cli(["export", sessions_data.SESSION_ID, "--format", fmt, "--out", "-"])
+    assert to_stdout.returncode == 0 and to_stdout.stdout == written
+
+    out.write_text("mine\n")
+    again = run_cli(["export", sessions_data.SESSION_ID, "--format", fmt, "--out", str(out)])
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert "already exists; pass --force" in again.stderr and out.read_text() == "mine\n"
+    forced = run_cli(["export", sessions_data.SESSION_ID, "--format", fmt, "--out", str(out), "--force"])
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_text(encoding="utf-8") == written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary file left
+
+    silent = write_session(isolated_sessions, "2026-11-26_09-00-00_silent", text=False, thumbnails=False)
+    empty = run_cli(["export", silent.stem, "--format", fmt, "--out", str(tmp_path / f"silent.{fmt}")])
+    assert empty.returncode == 0 and "has no utterances" in empty.stderr
+    assert parse_captions((tmp_path / f"silent.{fmt}").read_text(encoding="utf-8"), fmt) == []

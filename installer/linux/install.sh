@@ -10,7 +10,9 @@
 #   2. the "Emotion Overlay" virtual camera (virtual-camera.sh: v4l2loopback, loaded now and
 #      at boot; read that script for the exclusive_caps choice) unless --no-virtual-camera
 #   3. the app from this checkout into ~/.local/share/emotion-overlay/venv, with the command
-#      linked as ~/.local/bin/emotion-overlay
+#      linked as ~/.local/bin/emotion-overlay; then, unless it is there already, Whisper's tiny.en
+#      model for captions (`emotion-overlay models pull whisper-tiny.en`: 78 MB, MIT, checked
+#      against pinned sha256s); a failed download only warns (captions then use PocketSphinx)
 #   4. with --service: `emotion-overlay service install` (systemd user unit, starts at login)
 # --dry-run prints every step without doing it; --uninstall undoes 2-4 (system packages stay,
 # since other programs may use them; your sessions and settings stay too).
@@ -32,7 +34,7 @@ for arg in "$@"; do
     --service) service=1 ;;
     --no-virtual-camera) virtual_camera=0 ;;
     --uninstall) uninstall=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg (use --dry-run, --service, --no-virtual-camera, --uninstall)" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +45,22 @@ sudo=""
 step() {  # run (or with --dry-run only print) one command
   echo "+ $*"
   [ "$dry_run" -eq 1 ] || "$@"
+}
+
+pull_caption_model() {  # step: `emotion-overlay models pull NAME` unless it is installed and intact; a failure only warns
+  local exe="$VENV/bin/emotion-overlay" problem
+  if [ "$dry_run" -eq 0 ] && "$exe" models verify "$1" >/dev/null 2>&1; then
+    echo "install.sh: $1 is installed already"
+    return 0
+  fi
+  echo "+ $exe models pull $1"
+  [ "$dry_run" -eq 0 ] || return 0
+  if problem="$("$exe" models pull "$1" 2>&1 >/dev/null)"; then
+    echo "install.sh: $1 installed"
+  else
+    problem="${problem##*$'\n'}"
+    echo "install.sh: warning: $1 was not installed, so captions use PocketSphinx: ${problem#*error: }" >&2
+  fi
 }
 
 dry_flag=()
@@ -79,6 +97,7 @@ step "$VENV/bin/python" -m pip install -q --upgrade pip
 step "$VENV/bin/python" -m pip install -q "$SOURCE"
 step mkdir -p "$BIN_DIR"
 step ln -sf "$VENV/bin/emotion-overlay" "$BIN_DIR/emotion-overlay"
+pull_caption_model whisper-tiny.en  # PocketSphinx stands in without it
 [ "$service" -eq 0 ] || step "$VENV/bin/emotion-overlay" service install
 step "$VENV/bin/emotion-overlay" doctor || true  # shows anything still missing, with its fix
 case ":$PATH:" in

@@ -42,3 +42,13 @@ spec="."
 case " $extras " in *" train "*) .venv/bin/python -m pip install -q "torch==2.13.0" ;; esac
 .venv/bin/python -m pip install -q -e "$spec"
 echo "venv.sh: emotion-overlay installed in .venv (extras: ${extras:-none})"
+# Whisper's tiny.en model for captions (78 MB, MIT; README "Models"), unless it is installed
+# and intact. Without it captions come from PocketSphinx, so a failed download only warns.
+if ! .venv/bin/emotion-overlay models verify whisper-tiny.en >/dev/null 2>&1; then
+  if problem="$(.venv/bin/emotion-overlay models pull whisper-tiny.en 2>&1 >/dev/null)"; then
+    echo "venv.sh: whisper-tiny.en installed"
+  else
+    problem="${problem##*$'\n'}"
+    echo "venv.sh: warning: whisper-tiny.en was not installed, so captions use PocketSphinx: ${problem#*error: }" >&2
+  fi
+fi

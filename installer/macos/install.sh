@@ -8,7 +8,9 @@
 #   1. Homebrew: Python 3.11, PortAudio (microphone), ffmpeg; OBS Studio (cask), whose
 #      virtual camera is the one pyvirtualcam uses on macOS
 #   2. the app from this checkout into ~/Library/Application Support/emotion-overlay/venv,
-#      linked as ~/.local/bin/emotion-overlay; dlib's landmark model via `models pull`
+#      linked as ~/.local/bin/emotion-overlay; dlib's landmark model via `models pull`, and
+#      Whisper's tiny.en for captions (`models pull whisper-tiny.en`: 78 MB, MIT) unless it is
+#      there already; a failed Whisper download only warns (captions then use PocketSphinx)
 #   3. with --service: a launchd agent (~/Library/LaunchAgents/org.emotion-overlay.plist)
 #      that starts `emotion-overlay run` at login, restarts it if it fails (at most every
 #      30 s), and logs to ~/Library/Logs/emotion-overlay.log
@@ -49,6 +51,22 @@ write_file() {  # write_file PATH CONTENT
   [ "$dry_run" -eq 1 ] || printf '%s\n' "$2" >"$1"
 }
 
+pull_caption_model() {  # step: `emotion-overlay models pull NAME` unless it is installed and intact; a failure only warns
+  local exe="$VENV/bin/emotion-overlay" problem
+  if [ "$dry_run" -eq 0 ] && "$exe" models verify "$1" >/dev/null 2>&1; then
+    echo "install.sh: $1 is installed already"
+    return 0
+  fi
+  echo "+ $exe models pull $1"
+  [ "$dry_run" -eq 0 ] || return 0
+  if problem="$("$exe" models pull "$1" 2>&1 >/dev/null)"; then
+    echo "install.sh: $1 installed"
+  else
+    problem="${problem##*$'\n'}"
+    echo "install.sh: warning: $1 was not installed, so captions use PocketSphinx: ${problem#*error: }" >&2
+  fi
+}
+
 if [ "$(uname -s)" != "Darwin" ] && [ "$dry_run" -eq 0 ]; then
   echo "install.sh: this is the macOS installer; on Linux use installer/linux/install.sh" >&2
   exit 1
@@ -72,6 +90,7 @@ step "$(brew --prefix 2>/dev/null || echo /opt/homebrew)/bin/python3.11" -m venv
 step "$VENV/bin/python" -m pip install -q --upgrade pip
 step "$VENV/bin/python" -m pip install -q "$SOURCE"
 step "$VENV/bin/emotion-overlay" models pull dlib-landmarks-68
+pull_caption_model whisper-tiny.en  # PocketSphinx stands in without it
 step mkdir -p "$BIN_DIR"
 step ln -sf "$VENV/bin/emotion-overlay" "$BIN_DIR/emotion-overlay"
 if [ "$service" -eq 1 ]; then

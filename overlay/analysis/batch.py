@@ -1,7 +1,8 @@
 """`analyze` as a batch job: which files, what each session is called, and each file's outcome.
 
 - Inputs come from arguments, folders (`--recursive` walks sub-folders) and list files
-  (`--from`, one path a line, `-` for standard input), in that order, each file once.
+  (`--from`, one path a line, `-` for standard input), in that order, each file once. A folder
+  gives its media files only (MEDIA_SUFFIXES): the caption files written beside them are not media.
 - A file's session is named from its path relative to its batch root (the folder it was
   found in, or the list file's folder) plus a hash of its content: the same recording gets the
   same name on every run, so a re-run replaces instead of duplicating, and `--skip-existing`
@@ -62,6 +63,8 @@ class FileOutcome:
     session: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)  # SessionSummary.to_json()
     annotated_video: str | None = None
+    captions: str | None = None  # the caption file written (--captions)
+    captions_error: str | None = None  # why the captions asked for were not written (the file still counts)
     media_s: float | None = None  # how long the recording is
     analysis_s: float | None = None  # wall time of this file, models loaded
     load_s: float = 0.0  # model loading this file waited for (its worker's first file only)
@@ -75,6 +78,9 @@ class FileOutcome:
         if self.status != FAILED:
             line["session"] = self.session
             line["annotated_video"] = self.annotated_video
+            line["captions"] = self.captions
+        if self.captions_error is not None:
+            line["captions_error"] = self.captions_error
         line["timings"] = {
             "media_s": _round(self.media_s),
             "analysis_s": _round(self.analysis_s),
@@ -219,6 +225,8 @@ class BatchWorker:
             session=name,
             summary=analysis.summary.to_json(),
             annotated_video=str(analysis.annotated_video) if analysis.annotated_video else None,
+            captions=str(analysis.captions) if analysis.captions else None,
+            captions_error=analysis.captions_error,
             media_s=analysis.media_seconds,
             analysis_s=analysis.analysis_seconds,
             load_s=load_s,

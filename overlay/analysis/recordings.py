@@ -20,6 +20,10 @@ up with the recording, variable frame rate included):
    (copied to a hidden name there, then renamed): a session that is there is whole, so an
    interrupted batch resumes by skipping the ones that are there. With --video the annotated MP4 gets the
    original sound back (overlay.media.mux).
+4. with --captions, the session's utterances as SRT/WebVTT (overlay.session.captions) beside the
+   recording (clip.mp4 -> clip.srt), or as NAME.srt in the --out folder; written whole (a hidden
+   name, then renamed), never over the recording, an existing file only with --force. A caption
+   file that cannot be written is said in the outcome; the file's analysis still counts.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asr.contract import DecodesWhole
 from overlay.errors import DataError, OverlayError
 from overlay.face.stage import FaceStage, FaceStageSettings
 from overlay.files.private import create_private
@@ -44,10 +49,11 @@ from overlay.records import TextEstimate, VideoFrame, VoiceEstimate
 from overlay.render.draw import OverlaySettings
 from overlay.render.layouts import Renderer
 from overlay.render.state import captions_at, overlay_state
-from overlay.session.reading import read_session
+from overlay.session.reading import Session, read_session
 from overlay.session.recorder import SessionRecorder
 from overlay.session.store import SUFFIX, ensure_sessions_dir
 from overlay.session.summary import SessionSummary, summarize
+from overlay.speech.stage import RecognizerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,10 @@ class AnalyzeSettings:
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
     layout: str = "detailed"  # of the annotated video (overlay.render.LAYOUTS)
     thumbnails: bool = False
+    captions: str | None = None  # "srt" or "vtt" (overlay.session.captions); None: none written
+    captions_out: Path | None = None  # folder for them; None: beside each recording
+    replace_captions: bool = False  # --force: an existing caption file is replaced
+    speech: RecognizerSettings = field(default_factory=RecognizerSettings)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class RecordingAnalysis:
     annotated_video: Path | None
     media_seconds: float  # of the recording
     analysis_seconds: float  # wall time, models already loaded
+    captions: Path | None = None  # the caption file written
+    captions_error: str | None = None  # why the captions asked for were not written
 
 
 def session_path(folder: Path, name: str) -> Path:
@@ -151,7 +163,9 @@ class RecordingAnalyzer:
         self._face = FaceStage(settings.face, FaceExpressionModel(threads=1))
         self._voice_model = VoiceEmotionModel(threads=1)
         self._text_model = TextEmotionModel(threads=1)
-        self._recognizer = open_recognizer()
+        self._recognizer, self.recognizer_why = open_recognizer(settings.speech)
+        if isinstance(self._recognizer, DecodesWhole):
+            self._recognizer.warm_up()
         self.load_seconds = time.perf_counter() - started
 
     def analyze(self, path: Path, name: str, metadata: dict[str, Any] | None = None) -> RecordingAnalysis:
@@ -195,8 +209,15 @@ class RecordingAnalyzer:
             raise OverlayError(
                 f"{final}: cannot put the session there ({err.strerror}); check the sessions folder"
             ) from None
-        summary = summarize(read_session(final))
-        return RecordingAnalysis(summary, annotated, media_seconds, time.perf_counter() - started)
+        session = read_session(final)
+        captions, captions_error = None, None
+        if self.settings.captions is not None:
+            try:
+                captions = write_captions(session, path, name, self.settings)
+            except OverlayError as err:  # the analysis stands; the outcome says what is missing
+                captions_error = f"{path}: captions not written: {err}"
+        elapsed = time.perf_counter() - started
+        return RecordingAnalysis(summarize(session), annotated, media_seconds, elapsed, captions, captions_error)
 
     def _analyze_into(
         self, path: Path, video: VideoFrames | None, audio: AudioStream | None, recorder: SessionRecorder
@@ -341,6 +362,31 @@ def annotated_video_path(folder: Path, session_file: Path) -> Path:
     """`SESSION.annotated.mp4`: named after the session, so a re-run replaces it instead of adding one."""
     name = session_file.name.removesuffix(PARTIAL).removesuffix(SUFFIX).rsplit(".", 1)[0]
     return folder / f"{name}.annotated.mp4"
+
+
+def captions_path(recording: Path, name: str, folder: Path | None, fmt: str) -> Path:
+    """`clip.srt` beside `clip.mp4`, or `NAME.srt` in `folder` (named after the session, as the
+    annotated videos are: two clip.mp4 of one batch cannot meet there)."""
+    return recording.with_suffix(f".{fmt}") if folder is None else folder / f"{name}.{fmt}"
+
+
+def write_captions(session: Session, recording: Path, name: str, settings: AnalyzeSettings) -> Path:
+    """The session's captions in settings.captions' format; returns where (OverlayError: why not)."""
+    from overlay.session.captions import captions_text
+    from overlay.session.export import write_export
+
+    assert settings.captions is not None
+    target = captions_path(recording, name, settings.captions_out, settings.captions)
+    if target.exists() and target.samefile(recording):  # e.g. a video named clip.srt: never over the input
+        raise OverlayError(f"{target} is the file being analysed; pass --out to write the captions elsewhere")
+    if settings.captions_out is not None:
+        try:
+            settings.captions_out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OverlayError(f"{settings.captions_out}: cannot make the folder ({err.strerror})") from None
+    text = captions_text(session.utterances, settings.captions)
+    write_export(target, text, force=settings.replace_captions, what="the captions")
+    return target
 
 
 def _with_original_sound(video_only: Path, original: Path, session_file: Path, settings: AnalyzeSettings) -> Path:

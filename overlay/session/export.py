@@ -1,4 +1,4 @@
-"""A recorded session as data to show or hand on: the review JSON, a CSV table, a self-contained HTML report.
+"""A recorded session as data to show or hand on: the review JSON, a CSV table, a self-contained HTML report, captions.
 
 The review page (overlay/session/review_assets) and the HTML export are one view: `render_page` fills
 the same index.html template either with links to the live server's assets and API, or with
@@ -16,6 +16,9 @@ CSV layout: one long table, a row per measurement, with the columns of CSV_COLUM
 
 Times are seconds since the session began. Rows come grouped by table, in that order, each
 group sorted by time. Other columns are left empty.
+
+Captions (srt, vtt): the final utterances as subtitles, timed on the session's clock
+(overlay.session.captions); the CLI's export writes them, the review page offers FORMATS only.
 
 Blink rate in the review data: blinks per minute over the 60 s before each moment (over the
 time so far while the session is younger than that; none in the first 10 s, too few to say).
@@ -41,12 +44,14 @@ from overlay import __version__
 from overlay.errors import OverlayError
 from overlay.files.private import write_private_text
 from overlay.labels import EMOTIONS, MODALITIES
+from overlay.session.captions import CAPTION_FORMATS, captions_text
 from overlay.session.reading import Blink, Series, Session, read_thumbnail
 from overlay.session.summary import summarize
 
 logger = logging.getLogger(__name__)
 
-FORMATS: Final = ("csv", "json", "html")
+FORMATS: Final = ("csv", "json", "html")  # the review page's downloads too
+EXPORT_FORMATS: Final = (*FORMATS, *CAPTION_FORMATS)
 DATA_FORMAT: Final = "emotion-overlay-session"
 DATA_VERSION: Final = 1
 RATE_WINDOW_S: Final = 60.0
@@ -296,14 +301,18 @@ def export_text(session: Session, fmt: str, thumbnails: bool = True) -> str:
         return to_json(session)
     if fmt == "html":
         return to_html(session, thumbnails=thumbnails)
-    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt in CAPTION_FORMATS:
+        return captions_text(session.utterances, fmt)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
 
 
-def write_export(path: Path, text: str, force: bool = False) -> None:
-    """Write an export whole (never half a file); an existing file is replaced only with force."""
+def write_export(path: Path, text: str, force: bool = False, what: str = "the export") -> None:
+    """Write an export whole (never half a file); an existing file is replaced only with force.
+
+    `what` names the file in the error (analyze writes its captions through here too)."""
     if path.exists() and not force:
         raise OverlayError(f"{path} already exists; pass --force to replace it, or --out to pick another name")
     try:
         write_private_text(path, text)  # owner-only: an export holds the session (and face thumbnails)
     except OSError as err:
-        raise OverlayError(f"{path}: cannot write the export ({err.strerror}); check the folder") from None
+        raise OverlayError(f"{path}: cannot write {what} ({err.strerror}); check the folder") from None

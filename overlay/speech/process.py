@@ -27,9 +27,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from asr.contract import DecodesWhole
 from overlay.errors import OverlayError
 from overlay.records import AudioBlock, TextEstimate
-from overlay.speech.stage import SpeechEvents
+from overlay.speech.stage import RecognizerSettings, SpeechEvents
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Finish:
 @dataclass(frozen=True)
 class Ready:
     recognizer: str
+    why: str  # why this recognizer (asr.choose)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ Result = Ready | Heard | Failed | Finished
 class SpeechProcess:
     """A SpeechAnalyzer whose work happens in a child process; feed() never blocks."""
 
-    def __init__(self, vosk_model: str | None = None) -> None:
+    def __init__(self, settings: RecognizerSettings | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self._requests: Any = context.Queue()
         # Results come back through a plain pipe: send() writes at once from the child's loop
@@ -101,7 +103,7 @@ class SpeechProcess:
         self._stop_by: Any = context.Value("d", 0.0, lock=False)
         self._process = context.Process(
             target=_serve,
-            args=(self._requests, results, self._stop_by, vosk_model),
+            args=(self._requests, results, self._stop_by, settings or RecognizerSettings()),
             name="speech-recognition",
             daemon=True,
         )
@@ -116,6 +118,8 @@ class SpeechProcess:
             why = started.error if isinstance(started, Failed) else started
             raise OverlayError(f"speech recognition could not start: {why}")
         self.recognizer_name = started.recognizer
+        self.recognizer_why = started.why
+        logger.info("speech recognition: %s (%s)", started.recognizer, started.why)
         self.cpu_seconds = 0.0
         self.peak_rss_mb = 0.0
 
@@ -225,18 +229,21 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _serve(requests: Any, results: Any, stop_by: Any, vosk_model: str | None) -> None:
+def _serve(requests: Any, results: Any, stop_by: Any, settings: RecognizerSettings) -> None:
     """The child: build the stage, then answer requests until `finish`."""
     _exit_with_parent()
     from overlay.speech.stage import SpeechStage, open_recognizer
 
     logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")
     try:
-        stage = SpeechStage(open_recognizer(vosk_model))
+        recognizer, why = open_recognizer(settings)
+        stage = SpeechStage(recognizer)
     except Exception as err:  # reported to the parent as one line
         results.send(Failed(f"{type(err).__name__}: {err}"))
         return
-    results.send(Ready(stage.recognizer_name))
+    results.send(Ready(stage.recognizer_name, why))
+    if isinstance(stage.recognizer, DecodesWhole):
+        stage.recognizer.warm_up()  # while the app starts its pipeline: blocks wait in the queue meanwhile
     skipped = 0.0  # seconds of sound dropped because the app is stopping and we were behind
     pace = FinalPassPace()
     quick = False
@@ -249,6 +256,8 @@ def _serve(requests: Any, results: Any, stop_by: Any, vosk_model: str | None) ->
                 delay = now - request.block.end
                 usual_delay = min(usual_delay, delay)
                 due = stop_by.value
+                if due and isinstance(stage.recognizer, DecodesWhole):
+                    stage.recognizer.hold_partials()  # a partial decode now would eat the stop budget
                 if due and (delay - usual_delay > FINISH_GRACE_S or now > due - CLOSE_RESERVE_S):
                     skipped += len(request.block.samples) / request.block.sample_rate
                     continue
@@ -257,7 +266,11 @@ def _serve(requests: Any, results: Any, stop_by: Any, vosk_model: str | None) ->
                 if events.partial is not None or events.finals:
                     results.send(Heard(events))
                 continue
-            quick = skipped > 0 or not pace.fits(stage.open_seconds, stop_by.value - time.monotonic())
+            time_left = stop_by.value - time.monotonic()
+            if isinstance(stage.recognizer, DecodesWhole):  # closing costs one decode, whatever the length
+                quick = skipped > 0 or stage.recognizer.expected_close_s() >= time_left
+            else:
+                quick = skipped > 0 or not pace.fits(stage.open_seconds, time_left)
             last_words = stage.finish(quick=quick)
         except Exception as err:
             logging.getLogger(__name__).exception("speech recognition failed")

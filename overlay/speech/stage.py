@@ -1,15 +1,18 @@
 """The words path: audio -> speech recognizer -> captions, and each final utterance -> text emotion.
 
-The recognizer is a Vosk model when one is installed (`emotion-overlay models pull
-vosk-model-small-en-us-0.15`), otherwise PocketSphinx, which works offline out of the box
-but makes more mistakes; which one ran is logged, shown with the captions and recorded.
+The recognizer is chosen by asr.choose: an installed Vosk model, else Whisper (`emotion-overlay
+models pull whisper-tiny.en`, which the installer runs), else PocketSphinx, which works
+offline out of the box but gets many words wrong; `[speech] recognizer` (`--recognizer`)
+picks one. Which one ran, and why, is logged, shown with the captions and recorded.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
+from asr.choose import RecognizerChoice
 from asr.contract import Partial, Recognizer, RecognizerError, Utterance
 from overlay.errors import ModelError
 from overlay.records import AudioBlock, TextEstimate
@@ -18,27 +21,39 @@ from overlay.speech.text_model import TextEmotionModel
 logger = logging.getLogger(__name__)
 
 VOSK_PREFERENCE = ("vosk-model-small-en-us-0.15", "vosk-model-en-us-0.22-lgraph")
+WHISPER_PREFERENCE = ("whisper-tiny.en",)
 GAP_S = 0.1  # a larger jump between consecutive blocks ends the utterance in progress
 
 
-def open_recognizer(vosk_model: str | None = None) -> Recognizer:
-    """The named (or first installed) Vosk model of the model store, else PocketSphinx."""
-    from asr.choose import open_recognizer as choose_recognizer
+@dataclass(frozen=True)
+class RecognizerSettings:
+    recognizer: str = "auto"  # asr.choose.RECOGNIZERS
+    threads: int = 1  # Whisper's CPU threads
+
+
+def recognizer_choice(settings: RecognizerSettings) -> RecognizerChoice:
+    """The settings with the model folders the model store has installed."""
     from overlay.models.store import find_spec, installed_path
 
-    installed = [installed_path(find_spec(name)) for name in ((vosk_model,) if vosk_model else VOSK_PREFERENCE)]
-    found = [path for path in installed if path is not None]
-    if vosk_model and not found:
-        logger.warning("Vosk model %s is not installed; using PocketSphinx", vosk_model)
-    elif not found:
-        logger.info(
-            "no Vosk model installed; captions come from PocketSphinx (less accurate). "
-            "For better ones: emotion-overlay models pull vosk-model-small-en-us-0.15"
-        )
+    def installed(names: tuple[str, ...]) -> tuple[Path, ...]:
+        return tuple(path for name in names if (path := installed_path(find_spec(name))) is not None)
+
+    return RecognizerChoice(
+        settings.recognizer, installed(VOSK_PREFERENCE), installed(WHISPER_PREFERENCE), settings.threads
+    )
+
+
+def open_recognizer(settings: RecognizerSettings | None = None) -> tuple[Recognizer, str]:
+    """The recognizer the settings come to (asr.choose's order) and why it was chosen."""
+    from asr.choose import open_recognizer as choose_recognizer
+
     try:
-        return choose_recognizer(found)
+        recognizer, why = choose_recognizer(recognizer_choice(settings or RecognizerSettings()))
     except RecognizerError as err:  # asr stands alone; here its error becomes one the CLI prints as a line
         raise ModelError(str(err)) from None
+    if recognizer.name.startswith("pocketsphinx"):
+        logger.info("captions come from PocketSphinx: %s", why)
+    return recognizer, why
 
 
 @dataclass(frozen=True)

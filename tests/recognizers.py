@@ -1,0 +1,43 @@
+"""Every recognizer this machine has, by name, for the benchmarks: PocketSphinx always; Whisper
+(and its 2-thread and beam-5 variants) and Vosk where `emotion-overlay models pull` installed them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from asr.contract import Recognizer
+
+
+def recognizer_factories(names: list[str]) -> dict[str, Callable[[], Recognizer]]:
+    from asr.pocketsphinx_backend import PocketSphinxRecognizer
+    from asr.vosk_backend import VoskRecognizer
+    from asr.whisper_backend import WhisperRecognizer, WhisperSettings
+    from overlay.models.store import find_spec, installed_path
+
+    whisper = installed_path(find_spec("whisper-tiny.en"))
+    vosk = next(
+        (
+            p
+            for n in ("vosk-model-small-en-us-0.15", "vosk-model-en-us-0.22-lgraph")
+            if (p := installed_path(find_spec(n)))
+        ),
+        None,
+    )
+    available: dict[str, Callable[[], Recognizer]] = {"pocketsphinx": PocketSphinxRecognizer}
+    if whisper is not None:
+
+        def warm(settings: WhisperSettings) -> Recognizer:
+            recognizer = WhisperRecognizer(settings)
+            recognizer.warm_up()  # as the app does once it has loaded it
+            return recognizer
+
+        available["whisper"] = lambda: warm(WhisperSettings(whisper))
+        available["whisper-2threads"] = lambda: warm(WhisperSettings(whisper, threads=2))
+        available["whisper-beam5"] = lambda: warm(WhisperSettings(whisper, final_beam=5))
+    if vosk is not None:
+        available["vosk"] = lambda: VoskRecognizer(vosk)
+    missing = [n for n in names if n not in available]
+    if missing:
+        print(f"not available here (not installed): {', '.join(missing)}", file=sys.stderr)
+    return {n: available[n] for n in names if n in available}
