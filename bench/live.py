@@ -1,6 +1,6 @@
 """Live-path benchmark: a clip replayed as the camera, through `run`'s pipeline, into a virtual camera.
 
-    python bench/live.py --input CLIP --seconds N [--height 720|1080] [--json]
+    python bench/live.py --input CLIP --seconds N [--height 720|1080] [--recognizer auto|whisper|...] [--json]
 
 Prints, for our pipeline and for a naive baseline (what the seed project did: full-frame
 HOG detection, landmarks and the model on every frame, synchronously, before sending),
@@ -100,7 +100,9 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "compact") -> dict[str, Any]:
+def run_ours(
+    clip: Path, seconds: float, sound: Path | None, layout: str = "compact", recognizer: str = "auto"
+) -> dict[str, Any]:
     from overlay.face.live import face_stage
     from overlay.face.stage import FaceStage
     from overlay.media.audio_file import read_audio
@@ -112,6 +114,7 @@ def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "comp
     from overlay.sources.video_file import VideoFileSource
     from overlay.speech.live import speech_stage
     from overlay.speech.process import SpeechProcess
+    from overlay.speech.stage import RecognizerSettings
     from overlay.voice.live import voice_stage
     from overlay.voice.stage import VoiceStage
 
@@ -125,7 +128,7 @@ def run_ours(clip: Path, seconds: float, sound: Path | None, layout: str = "comp
         # The converted clip has no sound: the original's track loops on its own length.
         audio = FileAudioSource(track, lambda: source.origin, loop_seconds=track.duration_seconds)
         voice = VoiceStage()
-        speech = SpeechProcess()  # as `run` does: the words path in a child process
+        speech = SpeechProcess(RecognizerSettings(recognizer))  # as `run` does: the words path in a child process
         stages += [voice_stage(lambda: voice), speech_stage(lambda: speech)]
     # The session timeline is written as `run` writes it (into a folder thrown away afterwards).
     folder = tempfile.mkdtemp(prefix="bench-live-")
@@ -201,6 +204,9 @@ def main() -> None:
     parser.add_argument("--height", type=int, choices=(720, 1080), default=720, help="output size (16:9)")
     parser.add_argument("--no-audio", action="store_true", help="face path only")
     parser.add_argument("--layout", choices=("compact", "detailed", "clean"), default="compact", help="ours' layout")
+    parser.add_argument(
+        "--recognizer", choices=("auto", "vosk", "whisper", "pocketsphinx"), default="auto", help="ours' words"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--variant", choices=("ours", "baseline"), help=argparse.SUPPRESS)  # the worker process
     parser.add_argument("--sound", type=Path, help=argparse.SUPPRESS)  # the worker's audio track
@@ -212,7 +218,7 @@ def main() -> None:
     if args.variant:
         clip = args.input
         result = (
-            run_ours(clip, args.seconds, args.sound, args.layout)
+            run_ours(clip, args.seconds, args.sound, args.layout, args.recognizer)
             if args.variant == "ours"
             else run_baseline(clip, args.seconds)
         )
@@ -223,7 +229,7 @@ def main() -> None:
     results: dict[str, Any] = {"input": str(clip), "seconds": args.seconds}
     for variant in ("ours", "baseline"):
         command = [sys.executable, __file__, "--input", str(clip), "--seconds", str(args.seconds), "--variant", variant]
-        command += ["--layout", args.layout]
+        command += ["--layout", args.layout, "--recognizer", args.recognizer]
         if variant == "ours" and not args.no_audio:
             command += ["--sound", str(args.input)]
         worker = subprocess.run(command, capture_output=True, text=True, check=True)
