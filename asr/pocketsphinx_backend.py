@@ -38,6 +38,10 @@ class PocketSphinxRecognizer:
         # (0.271 -> 0.198 s per second of sound) and did not help (WER 0.586 with it, 0.557
         # without; the flite sentences 0.102 both ways). The best-path lattice pass stays.
         self._decoder: Any = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", fwdflat=False, maxhmmpf=MAX_HMMS_PER_FRAME)
+        # PocketSphinx adapts its cepstral mean from utterance to utterance; a new stream starts
+        # from the model's own again, so that what one file (or one microphone) taught it does
+        # not change what the next one reads.
+        self._fresh_cmn = str(self._decoder.get_cmn())
         self._frame_bytes = int(self._endpointer.frame_bytes)
         self._pending = b""
         self._stream_start: float | None = None
@@ -130,6 +134,9 @@ class PocketSphinxRecognizer:
             closed = self._end_utterance(float(self._endpointer.speech_start), final_pass=not quick)
             events = [e for e in closed if isinstance(e, Utterance)]
         self._pending, self._stream_start, self._fed_bytes = b"", None, 0
+        if not self._left_open:  # (left open only at stop, when no stream follows)
+            self._decoder.set_cmn(self._fresh_cmn)
+            self._decoder.start_stream()
         from pocketsphinx import Endpointer
 
         self._endpointer = Endpointer()

@@ -275,3 +275,28 @@ def test_a_parquet_summary_has_a_row_per_file_or_says_it_needs_pyarrow(
     assert result.returncode == 1
     table = pq.read_table(target).to_pylist()
     assert {Path(row["file"]).name: row["status"] for row in table} == {"4-silent.mp4": "ok", "3-corrupt.mp4": "failed"}
+
+
+def outcome(row: dict[str, Any]) -> dict[str, Any]:
+    """What a file's analysis found, less where and when it ran (and its own name)."""
+    return {k: v for k, v in row.items() if k not in ("file", "session", "timeline", "started", "timings", "worker")}
+
+
+@pytest.mark.parametrize("recognizer", ["pocketsphinx", "whisper"])
+def test_a_files_result_does_not_depend_on_what_the_worker_analysed_before(
+    recognizer: str, shared_data: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if recognizer == "whisper":
+        request.getfixturevalue("whisper_model")  # installed (CI pulls it)
+    talking = shared_data / "video" / "talking"
+    for name, source in (("a.mp4", "3.mp4"), ("b.mp4", "1.mp4"), ("c.mp4", "3.mp4")):  # a and c: identical bytes
+        shutil.copy(talking / source, tmp_path / name)
+    files = [str(tmp_path / n) for n in ("a.mp4", "b.mp4", "c.mp4")]
+    result = run_cli(["analyze", *files, "--jobs", "1", "--json", "--recognizer", recognizer])
+    assert result.returncode == 0, result.stderr
+    rows, _ = json_lines(result.stdout)
+    by_name = {Path(row["file"]).name: row for row in rows}
+    assert by_name["a.mp4"]["transcript"] and by_name["a.mp4"]["recognizer"].startswith(recognizer)
+    assert outcome(by_name["a.mp4"]) == outcome(by_name["c.mp4"])  # after nothing / after another talk
+    alone = run_cli(["analyze", files[2], "--json", "--recognizer", recognizer])
+    assert outcome(json_lines(alone.stdout)[0][0]) == outcome(by_name["c.mp4"])
