@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from overlay.analysis.recordings import AUDIO_SUFFIXES, AnalyzeSettings, RecordingAnalyzer, session_path
+from overlay.analysis.recordings import (
+    AUDIO_SUFFIXES,
+    AnalyzeSettings,
+    RecordingAnalyzer,
+    is_annotated_video,
+    session_path,
+)
 from overlay.errors import OverlayError
 from overlay.files.private import create_private
 from overlay.session.reading import read_session
@@ -65,6 +71,7 @@ class FileOutcome:
     annotated_video: str | None = None
     captions: str | None = None  # the caption file written (--captions)
     captions_error: str | None = None  # why the captions asked for were not written (the file still counts)
+    video_error: str | None = None  # why the annotated video asked for was not written (the session is kept)
     media_s: float | None = None  # how long the recording is
     analysis_s: float | None = None  # wall time of this file, models loaded
     load_s: float = 0.0  # model loading this file waited for (its worker's first file only)
@@ -81,6 +88,8 @@ class FileOutcome:
             line["captions"] = self.captions
         if self.captions_error is not None:
             line["captions_error"] = self.captions_error
+        if self.video_error is not None:
+            line["video_error"] = self.video_error
         line["timings"] = {
             "media_s": _round(self.media_s),
             "analysis_s": _round(self.analysis_s),
@@ -114,6 +123,9 @@ def collect_jobs(
     unique = []
     for job in jobs:
         key = job.path.resolve()
+        if is_annotated_video(job.path):  # named or listed (folder listings leave them out already)
+            logger.warning("%s: skipped: it is an annotated video that `analyze --video` wrote", job.path)
+            continue
         if key not in seen:
             seen.add(key)
             unique.append(job)
@@ -128,6 +140,7 @@ def _media_in(folder: Path, recursive: bool) -> list[Path]:
         if path.suffix.lower() in MEDIA_SUFFIXES
         and path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)  # our own partial files too
+        and not is_annotated_video(path)  # what an earlier `analyze --video` wrote here
     )
 
 
@@ -227,6 +240,7 @@ class BatchWorker:
             annotated_video=str(analysis.annotated_video) if analysis.annotated_video else None,
             captions=str(analysis.captions) if analysis.captions else None,
             captions_error=analysis.captions_error,
+            video_error=analysis.video_error,
             media_s=analysis.media_seconds,
             analysis_s=analysis.analysis_seconds,
             load_s=load_s,

@@ -31,12 +31,13 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from asr.contract import DecodesWhole
 from overlay.errors import DataError, OverlayError
@@ -88,6 +89,7 @@ class RecordingAnalysis:
     analysis_seconds: float  # wall time, models already loaded
     captions: Path | None = None  # the caption file written
     captions_error: str | None = None  # why the captions asked for were not written
+    video_error: str | None = None  # why the annotated video asked for was not written (the session is kept)
 
 
 def session_path(folder: Path, name: str) -> Path:
@@ -186,7 +188,7 @@ class RecordingAnalyzer:
             partial.unlink(missing_ok=True)
             writer = TimelineWriter(partial, {**described, **(metadata or {})})
             try:
-                annotated, media_seconds = self._analyze_into(
+                annotated, media_seconds, video_error = self._analyze_into(
                     path, video, audio, SessionRecorder(writer, self.settings.thumbnails)
                 )
             except BaseException:
@@ -217,19 +219,22 @@ class RecordingAnalyzer:
             except OverlayError as err:  # the analysis stands; the outcome says what is missing
                 captions_error = f"{path}: captions not written: {err}"
         elapsed = time.perf_counter() - started
-        return RecordingAnalysis(summarize(session), annotated, media_seconds, elapsed, captions, captions_error)
+        return RecordingAnalysis(
+            summarize(session), annotated, media_seconds, elapsed, captions, captions_error, video_error
+        )
 
     def _analyze_into(
         self, path: Path, video: VideoFrames | None, audio: AudioStream | None, recorder: SessionRecorder
-    ) -> tuple[Path | None, float]:
-        """Sound first, then pictures; returns the annotated video (if asked for) and the duration."""
+    ) -> tuple[Path | None, float, str | None]:
+        """Sound first, then pictures; returns the annotated video (if asked for and written), the
+        duration, and why the video asked for was not written (the analysis goes on without it)."""
         voice, texts = self._analyze_sound(audio, recorder)
         timed = _timed_estimates(voice, texts)
         if video is not None:
             return self._analyze_video(video, path, timed, texts, recorder)
         assert audio is not None
         _fuse_sound_only(timed, audio, recorder, self.settings.fusion)
-        return None, audio.duration_seconds
+        return None, audio.duration_seconds, None
 
     def _analyze_sound(
         self, audio: AudioStream | None, recorder: SessionRecorder
@@ -258,11 +263,12 @@ class RecordingAnalyzer:
 
     def _analyze_video(
         self, video: VideoFrames, path: Path, timed: Timed, texts: list[TextEstimate], recorder: SessionRecorder
-    ) -> tuple[Path | None, float]:
+    ) -> tuple[Path | None, float, str | None]:
         settings = self.settings
         self._face.reset()
         fusion = LiveFusion(settings.fusion)
         sink, video_only = _open_annotated_sink(path, video, settings)
+        video_error: str | None = None
         renderer = Renderer(settings.layout, settings.overlay)
         known = 0  # voice/text estimates handed to fusion so far
         start = t = video.start_seconds
@@ -281,14 +287,44 @@ class RecordingAnalyzer:
                     captions = captions_at(texts, t, "", texts[0].recognizer if texts else "")
                     hearing = bool(timed) or bool(texts)
                     overlay = overlay_state(result, _voice_at(timed, known), captions, reading.state, t, hearing)
-                    sink.send(renderer.draw(frame.image, overlay), at=t - start)
+                    failure = _sent(sink, renderer.draw(frame.image, overlay), t - start)
+                    if failure is not None:
+                        video_error, sink = failure, None
         finally:
             if sink is not None:
-                sink.close()
+                video_error = _closed(sink) or video_error
         duration = t - start + 1 / video.fps
         if video_only is None:
-            return None, duration
-        return _with_original_sound(video_only, path, recorder.writer.path, settings), duration
+            return None, duration, None
+        if video_error is not None:
+            video_only.unlink(missing_ok=True)
+            return None, duration, f"{path}: the annotated video was not written: {video_error}"
+        try:
+            return _with_original_sound(video_only, path, recorder.writer.path, settings), duration, None
+        except OverlayError as err:
+            return None, duration, f"the annotated video was not written: {err}"
+
+
+def _sent(sink: Any, image: Any, at: float) -> str | None:
+    """Send a frame to the annotated video; why it failed (the sink is then closed), or None."""
+    import av
+
+    try:
+        sink.send(image, at=at)
+        return None
+    except (OSError, ValueError, av.error.FFmpegError) as err:  # a full or failing disk, mostly
+        _closed(sink)  # what it can still finish; the first failure is the one to tell
+        return f"writing it failed ({err})"
+
+
+def _closed(sink: Any) -> str | None:
+    import av
+
+    try:
+        sink.close()
+        return None
+    except (OSError, ValueError, av.error.FFmpegError) as err:
+        return f"finishing it failed ({err})"
 
 
 def _open_video(path: Path) -> VideoFrames | None:
@@ -353,15 +389,39 @@ def _open_annotated_sink(path: Path, video: VideoFrames, settings: AnalyzeSettin
     settings.video_out.mkdir(parents=True, exist_ok=True)
     # A name of its own for each file being analysed (workers run at once): created here, so
     # no other analysis can pick it.
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".video-only.mp4", dir=settings.video_out)
+    # Short, whatever the input's name (a long name plus a suffix may pass the file system's limit).
+    descriptor, name = tempfile.mkstemp(prefix=".eo-", suffix=".video-only.mp4", dir=settings.video_out)
     os.close(descriptor)
     return VideoFileSink(Path(name), video.width, video.height, video.fps), Path(name)
+
+
+ANNOTATED_SUFFIX: Final = ".annotated.mp4"
+# NAME-HASH.annotated.mp4, HASH the 12 hex digits of the session name (batch.session_name).
+_ANNOTATED_NAME: Final = re.compile(r"-[0-9a-f]{12}" + re.escape(ANNOTATED_SUFFIX) + "$")
+
+
+def check_output_folder(folder: Path) -> None:
+    """OverlayError (one line) unless annotated videos can be written in `folder` (made if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(prefix=".eo-", suffix=".probe", dir=folder)
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as err:
+        raise OverlayError(
+            f"{folder}: annotated videos cannot be written there ({err.strerror}); pass another --out"
+        ) from None
 
 
 def annotated_video_path(folder: Path, session_file: Path) -> Path:
     """`SESSION.annotated.mp4`: named after the session, so a re-run replaces it instead of adding one."""
     name = session_file.name.removesuffix(PARTIAL).removesuffix(SUFFIX).rsplit(".", 1)[0]
-    return folder / f"{name}.annotated.mp4"
+    return folder / f"{name}{ANNOTATED_SUFFIX}"
+
+
+def is_annotated_video(path: Path) -> bool:
+    """Whether `path` is named as `analyze --video` names what it writes (never an input again)."""
+    return _ANNOTATED_NAME.search(path.name) is not None
 
 
 def captions_path(recording: Path, name: str, folder: Path | None, fmt: str) -> Path:

@@ -40,6 +40,7 @@ def analyze_command(args: argparse.Namespace) -> int:
     """Analyse a batch of recordings: each file's outcome printed as it finishes, none lost to another's failure."""
     from overlay.analysis.batch import FAILED, collect_jobs
     from overlay.analysis.engines import EngineOptions, open_engine
+    from overlay.analysis.recordings import check_output_folder
     from overlay.app import analyze_settings
 
     if not args.files and not args.lists:
@@ -60,11 +61,14 @@ def analyze_command(args: argparse.Namespace) -> int:
         captions_out=args.out.absolute() if args.captions and args.out else None,  # None: beside each recording
         replace_captions=args.force,
     )
+    if video_out is not None:
+        check_output_folder(video_out)  # before any work: an analysis must not be lost to a bad --out
     jobs = collect_jobs(args.files, args.recursive, args.lists, args.skip_existing)
     if not jobs:
         raise OverlayError("no recordings found in what was given (MP4, MOV, MKV, WAV, FLAC...); check the paths")
     summary = _open_summary(args.summary, jobs)
     counts: Counter[str] = Counter()
+    videos_missing = 0  # asked for with --video and not written: the exit status says so
     progress = _BatchProgress(len(jobs))
     engine = None
     try:
@@ -72,6 +76,7 @@ def analyze_command(args: argparse.Namespace) -> int:
         progress.started(engine.workers)
         for outcome in engine.run(jobs):
             counts[outcome.status] += 1
+            videos_missing += outcome.video_error is not None
             _print_outcome(outcome, args.json)
             if summary is not None:
                 summary.add(outcome)
@@ -97,7 +102,7 @@ def analyze_command(args: argparse.Namespace) -> int:
         print(
             f"{totals['files']} files: {totals['ok']} analysed, {totals['failed']} failed, {totals['skipped']} skipped"
         )
-    return EXIT_FAILURE if counts[FAILED] else EXIT_OK
+    return EXIT_FAILURE if counts[FAILED] or videos_missing else EXIT_OK
 
 
 def _note_idle_flags(args: argparse.Namespace) -> None:
@@ -118,6 +123,8 @@ def _print_outcome(outcome: Any, as_json: bool) -> None:
     """One file's outcome on stdout at once (flushed: a reader sees each as it finishes)."""
     if outcome.captions_error:
         print(f"emotion-overlay: note: {outcome.captions_error}", file=sys.stderr, flush=True)
+    if outcome.video_error:
+        print(f"emotion-overlay: error: {outcome.video_error} (the session is kept)", file=sys.stderr, flush=True)
     if as_json:
         print(json.dumps(outcome.to_json()), flush=True)
     elif outcome.status == "failed":
