@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overlay.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_config, positive_int
 from overlay.errors import OverlayError
+
+if TYPE_CHECKING:
+    from overlay.analysis.recordings import AnalyzeSettings
 
 
 def eval_command(args: argparse.Namespace) -> int:
@@ -40,8 +44,6 @@ def analyze_command(args: argparse.Namespace) -> int:
     """Analyse a batch of recordings: each file's outcome printed as it finishes, none lost to another's failure."""
     from overlay.analysis.batch import FAILED, collect_jobs
     from overlay.analysis.engines import EngineOptions, open_engine
-    from overlay.analysis.recordings import check_output_folder
-    from overlay.app import analyze_settings
 
     if not args.files and not args.lists:
         print("emotion-overlay analyze: error: give FILE(s), folders or --from LIST", file=sys.stderr)
@@ -49,20 +51,7 @@ def analyze_command(args: argparse.Namespace) -> int:
     if args.address and args.engine != "ray":
         print("emotion-overlay analyze: error: --address is for --engine ray", file=sys.stderr)
         return EXIT_USAGE
-    config = load_config(args)
-    if args.recognizer:
-        config = dataclasses.replace(config, speech=dataclasses.replace(config.speech, recognizer=args.recognizer))
-    _note_idle_flags(args)
-    video_out = (args.out or Path(".")).absolute() if args.video else None
-    settings = dataclasses.replace(
-        analyze_settings(config, video_out, args.thumbnails),
-        timeline_folder=args.sessions.absolute() if args.sessions else None,  # workers may run elsewhere
-        captions=args.captions,
-        captions_out=args.out.absolute() if args.captions and args.out else None,  # None: beside each recording
-        replace_captions=args.force,
-    )
-    if video_out is not None:
-        check_output_folder(video_out)  # before any work: an analysis must not be lost to a bad --out
+    settings = _analyze_settings(args)
     jobs = collect_jobs(args.files, args.recursive, args.lists, args.skip_existing)
     if not jobs:
         raise OverlayError("no recordings found in what was given (MP4, MOV, MKV, WAV, FLAC...); check the paths")
@@ -71,6 +60,8 @@ def analyze_command(args: argparse.Namespace) -> int:
     videos_missing = 0  # asked for with --video and not written: the exit status says so
     progress = _BatchProgress(len(jobs))
     engine = None
+    stopped_by: list[int] = []  # SIGTERM stops the batch as Ctrl-C does: workers end, the last line says what finished
+    signal.signal(signal.SIGTERM, lambda signum, _: _interrupt(stopped_by, signum))
     try:
         engine = open_engine(args.engine, EngineOptions(settings, args.jobs, args.address))
         progress.started(engine.workers)
@@ -88,7 +79,7 @@ def analyze_command(args: argparse.Namespace) -> int:
             "run the same command with --skip-existing to go on",
             file=sys.stderr,
         )
-        return 130
+        return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
     finally:
         progress.close()
         if engine is not None:
@@ -103,6 +94,33 @@ def analyze_command(args: argparse.Namespace) -> int:
             f"{totals['files']} files: {totals['ok']} analysed, {totals['failed']} failed, {totals['skipped']} skipped"
         )
     return EXIT_FAILURE if counts[FAILED] or videos_missing else EXIT_OK
+
+
+def _analyze_settings(args: argparse.Namespace) -> AnalyzeSettings:
+    """The config file's settings with the command line's; --out checked before any work (an
+    analysis must not be lost to a folder the video cannot be written in)."""
+    from overlay.analysis.recordings import check_output_folder
+    from overlay.app import analyze_settings
+
+    config = load_config(args)
+    if args.recognizer:
+        config = dataclasses.replace(config, speech=dataclasses.replace(config.speech, recognizer=args.recognizer))
+    _note_idle_flags(args)
+    video_out = (args.out or Path(".")).absolute() if args.video else None
+    if video_out is not None:
+        check_output_folder(video_out)
+    return dataclasses.replace(
+        analyze_settings(config, video_out, args.thumbnails),
+        timeline_folder=args.sessions.absolute() if args.sessions else None,  # workers may run elsewhere
+        captions=args.captions,
+        captions_out=args.out.absolute() if args.captions and args.out else None,  # None: beside each recording
+        replace_captions=args.force,
+    )
+
+
+def _interrupt(stopped_by: list[int], signum: int) -> None:
+    stopped_by.append(signum)
+    raise KeyboardInterrupt
 
 
 def _note_idle_flags(args: argparse.Namespace) -> None:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import queue
 import resource
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 from asr.contract import DecodesWhole
 from overlay.errors import OverlayError
 from overlay.records import AudioBlock, TextEstimate
+from overlay.runtime.parent_watch import exit_with_parent
 from overlay.speech.stage import RecognizerSettings, SpeechEvents
 
 logger = logging.getLogger(__name__)
@@ -216,22 +215,9 @@ class SpeechProcess:
                 self._process.join(timeout=2)
 
 
-def _exit_with_parent() -> None:
-    """In the child: end this process as soon as the parent process is gone."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()  # returns when the parent's sentinel closes: it exited or was killed
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _serve(requests: Any, results: Any, stop_by: Any, settings: RecognizerSettings) -> None:
     """The child: build the stage, then answer requests until `finish`."""
-    _exit_with_parent()
+    exit_with_parent()
     from overlay.speech.stage import SpeechStage, open_recognizer
 
     logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")
@@ -256,9 +242,13 @@ def _serve(requests: Any, results: Any, stop_by: Any, settings: RecognizerSettin
                 delay = now - request.block.end
                 usual_delay = min(usual_delay, delay)
                 due = stop_by.value
+                # Once stopping, a block is heard only if what it may cost fits before the due time:
+                # for a recognizer that decodes whole utterances, any block may close one (a decode).
+                cost = 0.0
                 if due and isinstance(stage.recognizer, DecodesWhole):
                     stage.recognizer.hold_partials()  # a partial decode now would eat the stop budget
-                if due and (delay - usual_delay > FINISH_GRACE_S or now > due - CLOSE_RESERVE_S):
+                    cost = stage.recognizer.expected_close_s()
+                if due and (delay - usual_delay > FINISH_GRACE_S or now + cost > due - CLOSE_RESERVE_S):
                     skipped += len(request.block.samples) / request.block.sample_rate
                     continue
                 events = stage.feed(request.block)

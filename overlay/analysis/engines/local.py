@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from overlay.analysis.batch import BatchWorker, FileJob, FileOutcome, check_sessions_folder, died
 from overlay.analysis.engines import EngineOptions
 from overlay.analysis.recordings import AnalyzeSettings
+from overlay.runtime.parent_watch import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 def _start_worker(settings: AnalyzeSettings, threads: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle: it stops the pool
+    exit_with_parent()  # a parent killed outright (kill -9) must not leave workers finishing files
     import cv2
 
     cv2.setNumThreads(threads)
