@@ -154,7 +154,9 @@ class LiveRun:
             if recognizer:
                 self.timeline.set_meta("recognizer", recognizer)
             self.timeline.close(duration_s=self.pipeline.stats.seconds)
-        failure = self.video_out.sound_failure if self.video_out is not None else None
+        if self.video_out is None or self.video_out.failure:  # a video that stopped: said already
+            return []
+        failure = self.video_out.sound_failure
         return [f"{failure}; the video is kept without the rest of its sound"] if failure else []
 
 

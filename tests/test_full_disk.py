@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 
 
@@ -68,3 +69,28 @@ def test_a_disk_that_fills_mid_run_says_so_once_and_the_last_line_says_incomplet
     assert last.startswith("emotion-overlay: error: the session in") and "is incomplete" in last
     assert "rows could not be written" in last and "is full" in last
     assert (tmp_path / "annotated.mp4").stat().st_size > 50_000
+
+
+def test_a_disk_filling_under_out_is_one_line_and_the_video_stays_playable_to_there(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "annotated.mp4"
+    run = [sys.executable, "-m", "overlay", "run", "--camera", str(_clip(shared_data)), "--loop", "--sink", "file"]
+    run += ["--out", str(out), "--seconds", "10"]
+    script = f"""
+mount -t tmpfs -o size=600k tmpfs {shlex.quote(str(disk))}
+{shlex.join(run)}
+status=$?
+cp {shlex.quote(str(out))} {shlex.quote(str(tmp_path / "kept.mp4"))}
+exit $status
+"""
+    result = subprocess.run(["unshare", "-m", "bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr  # the video asked for stopped early: the status says so
+    assert "Traceback" not in result.stderr
+    full = [line for line in result.stderr.splitlines() if "is full" in line]
+    assert len(full) == 1 and str(out) in full[0] and "playable to there" in full[0], result.stderr
+    with av.open(str(tmp_path / "kept.mp4")) as kept:  # fragmented MP4: whole up to the last fragment
+        frames = sum(1 for _ in kept.decode(video=0))
+    assert frames >= 22  # a second and more of the 22 fps clip

@@ -73,6 +73,8 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
     if live.not_recorded:
         print(f"emotion-overlay: error: no session was recorded: {live.not_recorded}", file=sys.stderr)
         return EXIT_FAILURE
+    if live.video_out is not None and live.video_out.failure:
+        return EXIT_FAILURE  # said when it happened, in one line; the other outputs went on
     if timeline is not None and timeline.rows_lost:
         print(
             f"emotion-overlay: error: the session in {timeline.path} is incomplete: {timeline.rows_lost} rows "

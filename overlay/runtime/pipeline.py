@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from overlay.errors import OverlayError
 from overlay.fusion import LiveFusion
 from overlay.records import AudioBlock, Event, VideoFrame
 from overlay.render.draw import OverlayState
@@ -249,9 +250,15 @@ class LivePipeline:
         return OverlayState(analysis_on=False)
 
     def _drop_sink(self, sink: FrameSink | StateSink, err: Exception) -> None:
-        logger.exception("sink %s failed; dropping it", type(sink).__name__)
+        if isinstance(err, OverlayError):  # said in a line of its own (a full disk): no traceback
+            logger.error("%s; the other outputs go on", err)
+        else:
+            logger.exception("sink %s failed; dropping it", type(sink).__name__)
         self.record_event(Event.SINK_FAILED, f"{type(sink).__name__}: {err}")
-        sink.close()
+        try:
+            sink.close()
+        except Exception as closing:  # it failed once already: what it says now is no news
+            logger.debug("closing the failed sink %s: %s", type(sink).__name__, closing)
 
     def _workers(self) -> list[StageWorker[Any, Any]]:
         """One supervised thread per stage, fed from its slot (frames) or its queue (sound)."""

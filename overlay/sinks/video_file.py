@@ -10,6 +10,7 @@ only and copies the recording's own sound in afterwards (overlay.media.mux).
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -63,6 +64,7 @@ class VideoFileSink:
         self._lock = threading.Lock()  # the video thread and the audio thread both mux into the file
         self._sound: LiveSoundTrack | None = None
         self.sound_failure: str | None = None  # why the sound stopped being written (a full disk)
+        self.failure: str | None = None  # why the video stopped being written (a full disk), one line
         if sound_rate is not None and real_time:
             self._sound = LiveSoundTrack(self._container, sound_rate, lambda: self._started, self._container.mux)
         self._rate = float(rate)
@@ -98,13 +100,27 @@ class VideoFileSink:
             pts = max(pts, round((now - self._started) * self._rate))
         frame.pts = self._last_pts = pts
         frame.time_base = self._time_base
-        packets = self._stream.encode(frame)
-        with self._lock:
-            if self._closed:  # closed from another thread meanwhile
-                return
-            for packet in packets:
-                self._container.mux(packet)
+        try:
+            packets = self._stream.encode(frame)
+            with self._lock:
+                if self._closed:  # closed from another thread meanwhile
+                    return
+                for packet in packets:
+                    self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as err:
+            self.failure = self._written_until(err)
+            raise OverlayError(self.failure) from None
         self.frames_written += 1
+
+    def _written_until(self, err: Exception) -> str:
+        """One line: what stopped the video, and how much of it is there (fragmented: playable to there)."""
+        seconds = (self._last_pts + 1) / self._rate
+        if getattr(err, "errno", None) == errno.ENOSPC:
+            return (
+                f"the disk holding {self.path} is full: the video stops at {seconds:.1f} s (playable to there); "
+                "free some space or pass another --out"
+            )
+        return f"{self.path}: writing the video failed at {seconds:.1f} s ({err})"
 
     def add_sound(self, block: AudioBlock) -> None:
         """An audio block heard live, into the sound track at its time (from the audio thread;
@@ -116,7 +132,9 @@ class VideoFileSink:
                 self._sound.add(block)
             except (av.error.FFmpegError, OSError, ValueError) as err:
                 self.sound_failure = f"the sound stopped being written at {self._sound.seconds:.0f} s ({err})"
-                logger.warning("%s: %s", self.path, self.sound_failure)
+                # A full disk stops the picture next, and that is said then, in one line.
+                full = getattr(err, "errno", None) == errno.ENOSPC
+                logger.log(logging.INFO if full else logging.WARNING, "%s: %s", self.path, self.sound_failure)
 
     def close(self) -> None:
         with self._lock:
@@ -128,8 +146,12 @@ class VideoFileSink:
                     self._finish_sound()
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
-            finally:
                 self._container.close()
+            except (av.error.FFmpegError, OSError) as err:
+                if self.failure is None:  # the first failure is the one to tell
+                    self.failure = self._written_until(err)
+                    raise OverlayError(self.failure) from None
+                logger.debug("%s: closing after a failure: %s", self.path, err)
         logger.info("wrote %d frames to %s", self.frames_written, self.path)
 
     def _finish_sound(self) -> None:
