@@ -1,11 +1,14 @@
 """Bad input a careful user tries: each gets one clear line (never a traceback), and nothing is lost."""
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -157,3 +160,34 @@ def test_export_to_dash_writes_standard_output(isolated_sessions: Path, tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.lstrip().startswith("{") and not (tmp_path / "-").exists()
+
+
+def test_run_on_a_sound_only_file_says_it_has_no_picture_and_what_to_do(tmp_path: Path) -> None:
+    sound = tmp_path / "voice.wav"
+    with wave.open(str(sound), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(32_000) / 16_000) * 32767).astype("<i2")
+        out.writeframes(tone.tobytes())
+    result = run_cli(["run", "--camera", str(sound), "--sink", "file", "--out", str(tmp_path / "o.mp4")])
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "has no picture, only sound" in lines[0] and "emotion-overlay analyze" in lines[0]
+    assert "corrupt" not in lines[0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_analyze_refuses_a_pipe_or_a_device_in_one_line_instead_of_reading_it_forever(
+    kind: str, tmp_path: Path
+) -> None:
+    target = Path("/dev/zero")
+    if kind == "fifo":
+        target = tmp_path / "pipe.mp4"
+        os.mkfifo(target)
+    started = time.monotonic()
+    result = run_cli(["analyze", str(target), "--json"])
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()][:-1]
+    assert row["status"] == "failed" and "not a regular file" in row["error"]

@@ -180,3 +180,16 @@ def test_a_talking_clip_is_heard_as_well_as_seen(shared_data: Path, tmp_path: Pa
     assert windows >= 5 and utterances >= 1  # 5 s of speech: a window every 0.5 s after the first 2 s
     off = run_cli(["run", "--camera", str(clip), "--mic", "off", "--sink", "file", "--out", str(tmp_path / "p.mp4")])
     assert off.returncode == 0 and "voice off" in off.stderr
+
+
+def test_a_run_that_fails_at_its_start_leaves_no_empty_out_file_behind(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    clip = str(shared_data / "video" / "talking" / "1.mp4")
+    failed = run_cli(["run", "--camera", clip, "--sink", "file", "--out", str(out), "--recognizer", "vosk"])
+    assert failed.returncode == 1
+    line = _one_line(failed.stderr)
+    assert "no Vosk model is installed" in line and "ModelError" not in line
+    assert not out.exists()  # it would block the next run ("already exists")
+    again = run_cli(["run", "--camera", clip, "--sink", "file", "--out", str(out), "--seconds", "2"])
+    assert again.returncode == 0, again.stderr
+    assert out.stat().st_size > 0

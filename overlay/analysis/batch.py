@@ -217,6 +217,8 @@ class BatchWorker:
         started = time.perf_counter()
         load_s = 0.0
         try:
+            if job.path.exists() and not job.path.is_file():  # a pipe or a device would be read forever
+                raise OverlayError(f"{job.path}: not a regular file (a folder, pipe or device); give a recording")
             name = session_name(job, content_hash(job.path))
             existing = session_path(self.settings.timeline_folder or sessions_dir(), name)
             if job.skip_existing and (skipped := _existing_outcome(job, name, existing)) is not None:

@@ -152,6 +152,11 @@ class VideoFileSink:
                     self.failure = self._written_until(err)
                     raise OverlayError(self.failure) from None
                 logger.debug("%s: closing after a failure: %s", self.path, err)
+        if self.frames_written == 0:
+            # Nothing was shown (the run failed at its start): an empty file would only block the
+            # next run's --out ("already exists").
+            self.path.unlink(missing_ok=True)
+            return
         logger.info("wrote %d frames to %s", self.frames_written, self.path)
 
     def _finish_sound(self) -> None:

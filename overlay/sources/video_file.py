@@ -63,6 +63,11 @@ class VideoFileSource:
         first = self._capture.read()[1] if self._capture.isOpened() else None
         if first is None:
             self._capture.release()
+            if _sound_only(path):
+                raise DataError(
+                    f"{path}: has no picture, only sound, and --camera needs a video; analyse the recording "
+                    f"with `emotion-overlay analyze {path}`, or speak live with the webcam and --mic"
+                )
             raise DataError(
                 f"{path}: not a readable video (corrupt, truncated or an unsupported codec); "
                 "try re-encoding it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
@@ -196,3 +201,14 @@ def claims(camera: str) -> bool:
 
 def open_source(camera: str, context: SourceContext) -> FrameSource:
     return VideoFileSource(Path(camera), loop=context.loop)
+
+
+def _sound_only(path: Path) -> bool:
+    """Whether `path` is a media file with sound and no picture (a recording of a voice)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return not container.streams.video and bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False

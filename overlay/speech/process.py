@@ -23,13 +23,16 @@ import queue
 import resource
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asr.contract import DecodesWhole
 from overlay.errors import OverlayError
 from overlay.records import AudioBlock, TextEstimate
 from overlay.runtime.parent_watch import exit_with_parent
 from overlay.speech.stage import RecognizerSettings, SpeechEvents
+
+if TYPE_CHECKING:
+    from overlay.speech.stage import SpeechStage
 
 logger = logging.getLogger(__name__)
 
@@ -215,21 +218,32 @@ class SpeechProcess:
                 self._process.join(timeout=2)
 
 
-def _serve(requests: Any, results: Any, stop_by: Any, settings: RecognizerSettings) -> None:
-    """The child: build the stage, then answer requests until `finish`."""
-    exit_with_parent()
+def _start_stage(results: Any, settings: RecognizerSettings) -> SpeechStage | None:
+    """The stage, its recognizer loaded and warm, Ready sent; None when it failed (Failed sent)."""
     from overlay.speech.stage import SpeechStage, open_recognizer
 
-    logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")
     try:
         recognizer, why = open_recognizer(settings)
         stage = SpeechStage(recognizer)
+    except OverlayError as err:  # says what to do already
+        results.send(Failed(str(err)))
+        return None
     except Exception as err:  # reported to the parent as one line
         results.send(Failed(f"{type(err).__name__}: {err}"))
-        return
+        return None
     results.send(Ready(stage.recognizer_name, why))
     if isinstance(stage.recognizer, DecodesWhole):
         stage.recognizer.warm_up()  # while the app starts its pipeline: blocks wait in the queue meanwhile
+    return stage
+
+
+def _serve(requests: Any, results: Any, stop_by: Any, settings: RecognizerSettings) -> None:
+    """The child: build the stage, then answer requests until `finish`."""
+    exit_with_parent()
+    logging.basicConfig(level=logging.WARNING, format="emotion-overlay: %(levelname)s: %(message)s")
+    stage = _start_stage(results, settings)
+    if stage is None:
+        return
     skipped = 0.0  # seconds of sound dropped because the app is stopping and we were behind
     pace = FinalPassPace()
     quick = False
