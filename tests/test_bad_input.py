@@ -191,3 +191,26 @@ def test_analyze_refuses_a_pipe_or_a_device_in_one_line_instead_of_reading_it_fo
     assert result.returncode == 1
     (row,) = [json.loads(line) for line in result.stdout.splitlines()][:-1]
     assert row["status"] == "failed" and "not a regular file" in row["error"]
+
+
+@pytest.mark.parametrize("command", [["status"], ["run", "--seconds", "1"], ["start"]])
+def test_a_state_folder_that_cannot_be_made_is_one_line(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("EMOTION_OVERLAY_RUNTIME", str(blocker / "state"))
+    result = run_cli(command)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "the state folder" in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+def test_doctor_reports_a_state_folder_that_cannot_be_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("EMOTION_OVERLAY_RUNTIME", str(blocker / "state"))
+    result = run_cli(["doctor", "--json"])
+    assert "Traceback" not in result.stderr
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["state folder"]["status"] == "fail" and "cannot be made" in checks["state folder"]["detail"]

@@ -6,6 +6,7 @@ overlay cannot run as configured) with the fix spelled out. Checks never change 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import logging
@@ -64,6 +65,7 @@ def run_checks() -> list[Check]:
         _obs,
         _data_folder,
         _private_files,
+        _state_folder,
     ):
         try:
             checks.append(check())
@@ -255,6 +257,16 @@ def _data_folder() -> Check:
     return Check("data folder", OK, detail)
 
 
+def _state_folder() -> Check:
+    """Where the running process keeps its lock, log and control file."""
+    from overlay.control.lock import runtime_dir
+
+    try:
+        return Check("state folder", OK, str(runtime_dir()))
+    except OverlayError as err:
+        return Check("state folder", FAIL, str(err))
+
+
 def _private_files() -> Check:
     """Files with the user's data or secrets (the config may hold the OBS password) are owner-only."""
     from overlay.config import config_path
@@ -263,7 +275,9 @@ def _private_files() -> Check:
     from overlay.session.store import list_session_files, sessions_dir
 
     config = config_path()
-    candidates = [config, config.with_suffix(".toml.bak"), runtime_dir(), sessions_dir()]
+    candidates = [config, config.with_suffix(".toml.bak"), sessions_dir()]
+    with contextlib.suppress(OverlayError):  # a state folder that cannot be made: its own finding
+        candidates.append(runtime_dir())
     candidates += list_session_files()
     readable = [path for path in candidates if path.exists() and loose(path)]
     if readable:

@@ -42,7 +42,14 @@ class NotRunningError(OverlayError):
 def runtime_dir() -> Path:
     override = os.environ.get(RUNTIME_ENV)
     folder = Path(override) if override else Path(platformdirs.user_state_dir("emotion-overlay", appauthor=False))
-    return private_dir(folder)
+    try:
+        return private_dir(folder)
+    except OSError as err:
+        where = RUNTIME_ENV if override else "XDG_STATE_HOME"
+        raise OverlayError(
+            f"{folder}: the state folder (lock, log, control file) cannot be made ({err.strerror}); "
+            f"check {where} and that folder's permissions"
+        ) from None
 
 
 # ---------------------------------------------------------------- the lock
