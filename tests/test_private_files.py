@@ -98,3 +98,42 @@ def test_review_hands_the_browser_no_token_on_its_command_line(
     finally:
         review.send_signal(signal.SIGTERM)
         review.wait(timeout=30)
+
+
+def test_under_umask_000_what_the_app_creates_is_still_owner_only(shared_data: Path, tmp_path: Path) -> None:
+    clip = shared_data / "video" / "talking" / "1.mp4"
+    sessions, state, cache, out = (
+        tmp_path / "data" / "sessions",
+        tmp_path / "state",
+        tmp_path / "cache",
+        tmp_path / "videos",
+    )
+    env = {**os.environ, "EMOTION_OVERLAY_SESSIONS": str(sessions), "EMOTION_OVERLAY_RUNTIME": str(state)}
+    env["XDG_CACHE_HOME"] = str(cache)
+    commands = [
+        ["run", "--camera", str(clip), "--sink", "file", "--out", str(tmp_path / "live.mp4"), "--seconds", "2"],
+        ["analyze", str(clip), "--video", "--out", str(out), "--recognizer", "pocketsphinx"],
+    ]
+    for command in commands:
+        result = subprocess.run(
+            ["bash", "-c", 'umask 000 && exec "$@"', "bash", sys.executable, "-m", "overlay", *command],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    made = [tmp_path / "data", sessions, state, cache, out, tmp_path / "live.mp4"]
+    made += [*sessions.iterdir(), *state.iterdir(), *out.iterdir(), *cache.rglob("*")]
+    loose = [f"{p} {p.stat().st_mode & 0o777:o}" for p in made if p.stat().st_mode & 0o077]
+    assert loose == []
+
+
+def test_doctor_flags_a_loose_parent_of_the_sessions_folder(tmp_path: Path) -> None:
+    parent = tmp_path / "emotion-overlay"
+    sessions = parent / "sessions"
+    sessions.mkdir(parents=True, mode=0o700)
+    parent.chmod(0o777)
+    env = {**os.environ, "EMOTION_OVERLAY_SESSIONS": str(sessions)}
+    result = subprocess.run(
+        [sys.executable, "-m", "overlay", "doctor", "--json"], capture_output=True, text=True, env=env, check=False
+    )
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["private files"]["status"] == "warn" and str(parent) in checks["private files"]["detail"]

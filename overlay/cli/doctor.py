@@ -279,7 +279,9 @@ def _private_files() -> Check:
     with contextlib.suppress(OverlayError):  # a state folder that cannot be made: its own finding
         candidates.append(runtime_dir())
     candidates += list_session_files()
-    readable = [path for path in candidates if path.exists() and loose(path)]
+    # The app's own parent folders too (one made under a loose umask lets others list the sessions).
+    candidates += [folder.parent for folder in candidates[2:] if folder.parent.name == "emotion-overlay"]
+    readable = list(dict.fromkeys(path for path in candidates if path.exists() and loose(path)))
     if readable:
         more = f" and {len(readable) - 3} more" if len(readable) > 3 else ""
         shown = ", ".join(str(p) for p in readable[:3]) + more

@@ -18,6 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # OpenCV prints its own warnings (e.g. for an absent camera) before we can say it in one line.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own "moov atom not found" etc.
+    # Whatever the user's umask (000 included), what the app creates - sessions, exports, videos,
+    # the log and lock, their folders and missing parents - is owner-only; child processes inherit it.
+    os.umask(os.umask(0o077) | 0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # `start` hands its flags on to `run`
