@@ -34,8 +34,17 @@ Samples = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class GateSettings:
-    onset: float = 0.5  # speech probability that opens an utterance (Silero's default)
-    offset: float = 0.35  # below this a window counts as silence (Silero: onset - 0.15)
+    # Lower than Silero's own 0.5 / 0.35: strong emotional speech (RAVDESS's strong-intensity
+    # angry, fearful, sad takes) peaks at 0.4-0.6 and was lost whole; loud white noise stays
+    # under 0.35, and what gets through is Whisper's to reject (whisper_filters).
+    onset: float = 0.3  # speech probability that opens an utterance
+    offset: float = 0.2  # below this a window counts as silence
+    # Screamed or shouted speech that Silero scores near 0 (0.0-0.25 on RAVDESS's strong fearful
+    # takes at -10 to -20 dBFS): a window this much louder than the background (the quietest
+    # tenth of the last 3 s) counts as voiced too, when it is loud in itself. Steady noise never
+    # is: it is its own background.
+    rescue_above_floor_db: float = 30.0
+    rescue_min_dbfs: float = -30.0
     pre_roll_s: float = 0.4  # audio kept from before the onset: soft starts are not cut
     close_after_s: float = 0.5  # silence that ends an utterance
     long_s: float = 15.0  # once an utterance is this long...
@@ -90,15 +99,26 @@ class UtteranceGate:
             maxlen=max(1, round(self.settings.pre_roll_s / WINDOW_S))
         )
         self._next_sample = 0
+        self._levels: collections.deque[float] = collections.deque(maxlen=round(3.0 / WINDOW_S))
         self.open: OpenUtterance | None = None
+
+    def _loud(self, window: Samples) -> bool:
+        """Far louder than the background of the last 3 s, and loud in itself (see GateSettings)."""
+        level = float(10.0 * np.log10(np.mean(np.square(window, dtype=np.float64)) + 1e-12))
+        known = len(self._levels) >= round(0.75 / WINDOW_S)  # a background needs a moment to be known
+        floor = float(np.percentile(self._levels, 10)) if known else level
+        self._levels.append(level)
+        s = self.settings
+        return known and level >= s.rescue_min_dbfs and level - floor >= s.rescue_above_floor_db
 
     def push(self, window: Samples, probability: float) -> ClosedUtterance | None:
         """One window; the utterance it closes, if any (too short ones are dropped, None)."""
         s = self.settings
         start = self._next_sample
         self._next_sample += len(window)
+        loud = self._loud(window)
         if self.open is None:
-            if probability < s.onset:
+            if probability < s.onset and not loud:
                 self._pre_roll.append(window)
                 return None
             kept = list(self._pre_roll)
@@ -107,7 +127,7 @@ class UtteranceGate:
             self.open.add(window, True)
             return None
         utterance = self.open
-        utterance.add(window, probability >= s.offset)
+        utterance.add(window, probability >= s.offset or loud)
         pause = utterance.trailing_silence_s
         if (
             pause >= s.close_after_s

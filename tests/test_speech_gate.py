@@ -18,11 +18,10 @@ from overlay.media.audio_file import read_audio
 
 
 def push_run(gate: UtteranceGate, probabilities: list[float]) -> list[tuple[int, int]]:
-    """(start sample, length) of each utterance the gate closes, windows numbered by their first value."""
+    """(start sample, length) of each utterance the gate closes."""
     closed = []
-    for i, p in enumerate(probabilities):
-        window = np.full(WINDOW, i, np.float32)
-        utterance = gate.push(window, p)
+    for p in probabilities:
+        utterance = gate.push(np.full(WINDOW, 1e-3, np.float32), p)  # an even, quiet level: Silero decides
         if utterance is not None:
             closed.append((utterance.start_sample, len(utterance.audio)))
     return closed
@@ -63,6 +62,24 @@ def test_a_click_is_dropped_and_the_stream_end_closes_what_is_open() -> None:
     closed = gate.close()
     assert closed is not None and closed.speech_s == pytest.approx(1.0, abs=WINDOW_S)
     assert gate.close() is None
+
+
+def test_a_shout_silero_scores_near_zero_still_opens_an_utterance_but_steady_noise_does_not() -> None:
+    rng = np.random.default_rng(0)
+
+    def run(levels: list[float]) -> list[int]:
+        gate = UtteranceGate(GateSettings())
+        closed = []
+        for level in levels:
+            utterance = gate.push((rng.normal(0, level, WINDOW)).astype(np.float32), 0.05)
+            if utterance is not None:
+                closed.append(len(utterance.audio))
+        return closed
+
+    quiet, shout, noise = 3e-4, 0.2, 0.1  # -70, -14 and -20 dBFS
+    assert len(run([quiet] * 40 + [shout] * 40 + [quiet] * 40)) == 1  # 30 dB over the room, and loud
+    assert run([noise] * 200) == []  # steady: it is its own background
+    assert run([shout] * 60 + [quiet] * 40) == []  # loud from the start: no quieter background to stand out from
 
 
 def test_stream_windows_keep_the_remainder_between_blocks() -> None:
