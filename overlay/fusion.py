@@ -227,7 +227,9 @@ class LiveFusion:
         )
         started = None
         if raw.disagreement is not None:
-            if raw.disagreement != self._disagreeing:
+            # One event per episode: the worst pair may change while it lasts (face-voice, then
+            # face-text) without it being a new disagreement.
+            if self._disagreeing is None:
                 started = " vs ".join(f"{name} {self._top_label(name)}" for name in raw.disagreement)
             self._disagreeing, self._disagreed_at = raw.disagreement, now
         elif now - self._disagreed_at >= DISAGREEMENT_HOLD_S:

@@ -300,3 +300,14 @@ def test_a_files_result_does_not_depend_on_what_the_worker_analysed_before(
     assert outcome(by_name["a.mp4"]) == outcome(by_name["c.mp4"])  # after nothing / after another talk
     alone = run_cli(["analyze", files[2], "--json", "--recognizer", recognizer])
     assert outcome(json_lines(alone.stdout)[0][0]) == outcome(by_name["c.mp4"])
+
+
+def test_the_summary_has_one_column_per_modality_as_labels_names_them() -> None:
+    from overlay.analysis.batch import SUMMARY_COLUMNS, FileOutcome, summary_row
+    from overlay.labels import MODALITIES
+
+    assert [c for c in SUMMARY_COLUMNS if c in MODALITIES] == list(MODALITIES)
+    summary = {"modalities": dict(zip(MODALITIES, ("happy", "sad", None), strict=True)), "transcript": "hi there"}
+    outcome = FileOutcome("a.mp4", "ok", session="a-0123456789ab", summary=summary)
+    row = summary_row(outcome)
+    assert [row[m] for m in MODALITIES] == ["happy", "sad", None] and row["words"] == 2

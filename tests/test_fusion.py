@@ -101,6 +101,27 @@ def test_live_fusion_reports_a_disagreement_once_when_it_starts() -> None:
     assert started == [(2.0, "face happy vs voice angry")]
 
 
+def test_one_disagreement_is_one_event_while_its_worst_pair_changes_and_a_later_one_is_another() -> None:
+    from overlay.fusion import LiveFusion
+
+    fusion = LiveFusion()
+    started, pairs = [], set()
+    for step in range(250):  # 25 s, a smiling face throughout
+        t = step / 10
+        fusion.observe("face", peaked("happy", 0.9), t)
+        if t < 4.0 or 18.0 <= t < 20.0:
+            fusion.observe("voice", peaked("angry", 0.9), t)  # 0-4 s, and again from 18 s
+        if 3.0 <= t < 6.0:
+            fusion.observe("text", peaked("sad", 0.95), t)  # takes over as the worst pair at 4-6.5 s
+        reading = fusion.update(t)
+        if reading.state is not None and reading.state.disagreement and t < 12.0:
+            pairs.add(reading.state.disagreement)
+        if reading.new_disagreement:
+            started.append(t)
+    assert {("face", "voice"), ("face", "text")} <= pairs  # the worst pair changed within the first episode
+    assert started == [0.0, 18.0]  # once per episode: 0-12 s (text stays fresh 6 s), then from 18 s
+
+
 def test_live_fusion_with_nothing_present_shows_nothing() -> None:
     from overlay.fusion import LiveFusion
 

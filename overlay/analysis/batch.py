@@ -37,6 +37,7 @@ from overlay.analysis.recordings import (
 )
 from overlay.errors import OverlayError
 from overlay.files.private import create_private
+from overlay.labels import MODALITIES
 from overlay.session.reading import read_session
 from overlay.session.store import ensure_sessions_dir, sessions_dir
 from overlay.session.summary import summarize
@@ -283,9 +284,7 @@ SUMMARY_COLUMNS: Final = (
     "duration_s",
     "dominant_emotion",
     "dominant_share",
-    "face",
-    "voice",
-    "text",
+    *MODALITIES,  # each modality's dominant label
     "mean_valence",
     "mean_arousal",
     "blinks",
@@ -305,7 +304,7 @@ def summary_row(outcome: FileOutcome) -> dict[str, Any]:
     summary = outcome.summary
     modalities = summary.get("modalities") or {}
     row = {column: line.get(column, summary.get(column)) for column in SUMMARY_COLUMNS}
-    row.update({m: modalities.get(m) for m in ("face", "voice", "text")})
+    row.update({m: modalities.get(m) for m in MODALITIES})
     row["words"] = len(str(summary.get("transcript", "")).split()) if summary else None
     row.update({k: v for k, v in line["timings"].items() if k in SUMMARY_COLUMNS})
     return row
