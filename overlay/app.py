@@ -47,6 +47,8 @@ def check_output_file(config: Config, force: bool) -> None:
     out = Path(config.output.file)
     if out.is_dir():
         raise OverlayError(f"{out}: is a folder; pass --out with a file name ending in .mp4")
+    if out.suffix.lower() not in (".mp4", ".m4v") and out != Path(os.devnull):
+        raise OverlayError(f"{out}: the video file is an MP4; pass --out with a name ending in .mp4")
     if not out.exists():
         return
     camera = Path(config.camera.device)

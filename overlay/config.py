@@ -257,9 +257,13 @@ def load_config(path: Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config()
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError:
         raise ConfigError(
-            f"{path}: cannot be read ({err}); fix its permissions or run `emotion-overlay config reset`"
+            f"{path}: is not UTF-8 text (TOML must be); save it as UTF-8, or run `emotion-overlay config reset`"
+        ) from None
+    except OSError as err:
+        raise ConfigError(
+            f"{path}: cannot be read ({err.strerror}); fix its permissions or run `emotion-overlay config reset`"
         ) from err
     try:
         raw = tomllib.loads(text)

@@ -36,7 +36,7 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> s
     [
         (["--smoothing", "-1"], "--smoothing must be >= 0, not -1.0"),
         (["--seconds", "0"], "more than 0 seconds"),
-        (["--seconds", "-1"], "0 or more seconds"),
+        (["--seconds", "-1"], "more than 0 seconds, got -1"),
         (["--width", "100000"], "--width must be 16 to 7680, not 100000"),
         (["--height", "0"], "--height must be 16 to 7680, not 0"),
         (["--fps", "fast"], "expected a whole number, got 'fast'"),
@@ -214,3 +214,35 @@ def test_doctor_reports_a_state_folder_that_cannot_be_made(tmp_path: Path, monke
     assert "Traceback" not in result.stderr
     checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
     assert checks["state folder"]["status"] == "fail" and "cannot be made" in checks["state folder"]["detail"]
+
+
+def test_output_names_that_say_another_format_are_refused(shared_data: Path, tmp_path: Path) -> None:
+    clip = str(shared_data / "video" / "talking" / "1.mp4")
+    for name in ("o.avi", "o.txt"):
+        line = one_error_line(run_cli(["run", "--camera", clip, "--sink", "file", "--out", str(tmp_path / name)]))
+        assert "name ending in .mp4" in line
+        assert not (tmp_path / name).exists()
+    line = one_error_line(run_cli(["analyze", clip, "--summary", str(tmp_path / "summary.xlsx")]))
+    assert ".csv or .parquet" in line and not (tmp_path / "summary.xlsx").exists()
+
+
+def test_an_empty_session_file_is_called_empty(isolated_sessions: Path) -> None:
+    (isolated_sessions / "blank.sqlite").write_bytes(b"")
+    line = one_error_line(run_cli(["export", "blank", "--format", "csv", "--out", "-"]))
+    assert "an empty file" in line and "SQLite" not in line
+    assert (isolated_sessions / "blank.sqlite").stat().st_size == 0  # left untouched
+
+
+def test_a_config_that_is_not_utf8_is_told_so(isolated_config: Path) -> None:
+    isolated_config.write_bytes('[camera]\ndevice = "caméra"\n'.encode("latin-1"))
+    line = one_error_line(run_cli(["config", "show"]))
+    assert "not UTF-8" in line and "permissions" not in line
+
+
+def test_a_wrong_file_given_to_models_pull_is_left_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMOTION_OVERLAY_MODELS", str(tmp_path / "models"))
+    mine = tmp_path / "vosk.zip"
+    mine.write_bytes(b"not the model" * 100)
+    line = one_error_line(run_cli(["models", "pull", "vosk-model-small-en-us-0.15", "--file", str(mine)]))
+    assert "deleted" not in line and "nothing was installed" in line
+    assert mine.read_bytes() == b"not the model" * 100

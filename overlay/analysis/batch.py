@@ -318,6 +318,8 @@ class SummaryFile:
         self.path = path
         if any(path.exists() and path.samefile(p) for p in inputs if p.exists()):
             raise OverlayError(f"{path}: is one of the files to analyse; give --summary another name")
+        if path.suffix.lower() not in (".csv", ".parquet"):
+            raise OverlayError(f"{path}: the summary is written as .csv or .parquet; give --summary such a name")
         self._parquet = path.suffix.lower() == ".parquet"
         if self._parquet:
             try:

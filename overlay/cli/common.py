@@ -36,10 +36,18 @@ def seconds_or_zero(text: str) -> float:
 
 
 def positive_seconds(text: str) -> float:
-    value = seconds_or_zero(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
+
+
+def counted(count: int, plural_noun: str) -> str:
+    """ "1 utterance", "2 utterances", "1 voice window" (the app counts nouns plural in -s)."""
+    return f"{count} {plural_noun.removesuffix('s') if count == 1 else plural_noun}"
 
 
 def actor_set(text: str) -> frozenset[int]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from overlay.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
+    counted,
     load_config,
     positive_seconds,
 )
@@ -60,7 +61,7 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
             print(f"emotion-overlay: warning: {problem}", file=sys.stderr)
         if timeline is not None and not timeline.rows_lost:
             print(f"emotion-overlay: session recorded in {timeline.path}", file=sys.stderr)
-    heard = "".join(f", {count} {what}" for what, count in stats.counts.items() if what != "analyses")
+    heard = "".join(f", {counted(count, what)}" for what, count in stats.counts.items() if what != "analyses")
     voice = heard if live.microphone != "off" else ", voice off"
     skipped = int(getattr(pipeline.source, "frames_skipped", 0))  # a video file played slower than its rate
     late = f", {skipped} late frames of the file skipped to keep time" if skipped else ""

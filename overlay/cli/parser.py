@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn, cast
 
 from asr.choose import RECOGNIZERS
 from overlay import __version__
@@ -15,8 +16,16 @@ from overlay.cli.setup import config_command, devices_command, doctor_command, m
 from overlay.session.captions import CAPTION_FORMATS
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes in one line and where to look, not the whole usage block above them (exit 2).
+    Sub-commands' parsers are of the same class (argparse makes them so)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="emotion-overlay",
         description="Local, real-time emotion overlay: face, voice and words, fused and drawn on your video.",
     )
@@ -25,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, metavar="TOML", help="settings file (default: `emotion-overlay config path`)"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = cast(  # OneLineParsers all the way down; the helpers need only ArgumentParser's API
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND", required=True),
+    )
     _add_eval(commands)
     _add_live(commands)
     _add_analyze(commands)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from overlay.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_config, positive_int
+from overlay.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, counted, load_config, positive_int
 from overlay.errors import OverlayError
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def _format_summary(name: str, summary: dict[str, Any], video: str | None, capti
         f"{name}: {summary['duration_s']:.1f} s, mostly {summary['dominant_emotion'] or '-'} "
         f"({summary['dominant_share'] * 100:.0f}% of the time); {modalities}",
         f"  blinks {summary['blinks']} ({summary['blinks_per_minute']:.1f}/min), "
-        f"{summary['utterances']} utterances, {summary['disagreements']} disagreements",
+        f"{counted(summary['utterances'], 'utterances')}, {counted(summary['disagreements'], 'disagreements')}",
     ]
     if summary["transcript"]:
         lines.append(f"  said: {summary['transcript']}")

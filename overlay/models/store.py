@@ -242,9 +242,13 @@ def pull(
     if spec.sha256 and digest != spec.sha256:
         if archive.parent == root / ".downloads":
             archive.unlink()
-        raise ModelError(
-            f"{spec.name}: download's sha256 {digest[:12]}... is not the pinned {spec.sha256[:12]}...; "
-            "it was deleted - try again, or check a proxy or mirror that may alter files"
+            raise ModelError(
+                f"{spec.name}: download's sha256 {digest[:12]}... is not the pinned {spec.sha256[:12]}...; "
+                "it was deleted - try again, or check a proxy or mirror that may alter files"
+            )
+        raise ModelError(  # the user's own file: left as it is
+            f"{archive}: its sha256 {digest[:12]}... is not the pinned {spec.sha256[:12]}... of {spec.name}; "
+            "nothing was installed - check that it is the right file, or pull it without --file"
         )
     downloaded = archive.parent == root / ".downloads"
     try:

@@ -109,6 +109,8 @@ def check_ours(connection: sqlite3.Connection, path: Path) -> int:
     except sqlite3.DatabaseError as err:
         raise TimelineError(f"{path}: not a readable session file ({err}); pick another session") from None
     if application_id != APPLICATION_ID:
+        if path.exists() and path.stat().st_size == 0:  # SQLite reads an empty file as an empty database
+            raise TimelineError(f"{path}: an empty file, not a session; it was left untouched")
         raise TimelineError(f"{path}: an SQLite file, but not an emotion-overlay session; it was left untouched")
     if version > SCHEMA_VERSION:
         raise TimelineError(
