@@ -57,7 +57,9 @@ class WhisperSettings:
     model_dir: Path
     threads: int = 1  # CTranslate2 intra-op threads (bench/speech_recognition.py measures 1 vs 2)
     partial_beam: int = 1  # greedy while speaking: the tail is tentative anyway
-    final_beam: int = 1
+    # Beam 5 for the final text: on espeak-ng's hard voices WER 0.42 against 0.51 greedy, at the
+    # same CPU for continuous talk (0.368 / 0.365 of a core) and +0.02 s latency; partials stay greedy.
+    final_beam: int = 5
     cpu_share: float = 0.25  # wall seconds of partial decoding per second of speech, at most
     min_interval_s: float = 1.0
     max_interval_s: float = 5.0

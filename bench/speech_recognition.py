@@ -1,7 +1,7 @@
 """Speech recognition on this machine: every available recognizer on the same audio.
 
     python bench/speech_recognition.py [--json] [--ravdess-actors 1-20] [--talk-seconds 90]
-        [--recognizers pocketsphinx,whisper,whisper-2threads,whisper-beam5,vosk]
+        [--recognizers pocketsphinx,whisper,whisper-2threads,whisper-greedy,vosk]
 
 Sets with known words, each sentence streamed in 100 ms blocks with 0.5 s of silence before
 and 1.5 s after it, as live:
@@ -36,6 +36,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# As the app's speech child runs (overlay/speech/process.py): one BLAS/OpenMP thread, set before numpy loads.
+os.environ.update({name: os.environ.get(name, "1") for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
 
 import numpy as np
 

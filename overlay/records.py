@@ -12,6 +12,8 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from asr.contract import Word
+
 
 @dataclass(frozen=True)
 class VideoFrame:
@@ -63,6 +65,7 @@ class TextEstimate:
     text: str
     probabilities: npt.NDArray[np.float32]
     recognizer: str  # which backend transcribed it, e.g. "pocketsphinx:en-us"
+    words: tuple[Word, ...] = ()  # with their times, where the recognizer gives them
 
 
 class Event(str, Enum):

@@ -1,5 +1,5 @@
 """Every recognizer this machine has, by name, for the benchmarks: PocketSphinx always; Whisper
-(and its 2-thread and beam-5 variants) and Vosk where `emotion-overlay models pull` installed them."""
+(and its 2-thread and greedy-final variants) and Vosk where `emotion-overlay models pull` installed them."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def recognizer_factories(names: list[str]) -> dict[str, Callable[[], Recognizer]
 
         available["whisper"] = lambda: warm(WhisperSettings(whisper))
         available["whisper-2threads"] = lambda: warm(WhisperSettings(whisper, threads=2))
-        available["whisper-beam5"] = lambda: warm(WhisperSettings(whisper, final_beam=5))
+        available["whisper-greedy"] = lambda: warm(WhisperSettings(whisper, final_beam=1))
     if vosk is not None:
         available["vosk"] = lambda: VoskRecognizer(vosk)
     missing = [n for n in names if n not in available]

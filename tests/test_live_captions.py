@@ -3,6 +3,7 @@ MP4's frames (OCR of the caption area with Debian's tesseract) and is in the ses
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -59,3 +60,28 @@ def test_whisper_captions_appear_in_the_video_and_in_the_timeline(
         index += 1
     # What was heard was drawn: several of its words read back off the frames.
     assert len(seen & said) >= 3, (seen, said)
+
+
+@needs_tesseract
+def test_analyze_draws_each_word_as_it_is_spoken_not_after_the_utterance(
+    shared_data: Path, whisper_model: Path, tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes((shared_data / "video" / "talking" / "1.mp4").read_bytes())
+    out = tmp_path / "out"
+    result = run_cli(["analyze", str(clip), "--video", "--out", str(out), "--json", "--recognizer", "whisper"])
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout.splitlines()[0])
+    first = read_session(Path(row["timeline"])).utterances[0]  # "My biggest weakness is asking for help..."
+    capture = cv2.VideoCapture(row["annotated_video"])
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    seen: set[str] = set()
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok or index / fps >= first.end - 0.2:  # only frames before the utterance has ended
+            break
+        if index / fps > first.start + 0.8 and index % 5 == 0:
+            seen |= words(read_caption_area(frame, tmp_path))
+        index += 1
+    assert seen & words(first.text), (seen, first.text)

@@ -108,3 +108,19 @@ def test_the_fused_reading_sits_top_right_clear_of_the_face_bars(width: int, hei
     hidden = OverlaySettings(indicator=False, fused=False)
     off = render(frame, OverlayState(expression=probabilities, fused=fused), hidden)
     assert not np.any(changed(without, off))
+
+
+def test_a_recordings_captions_follow_its_words_as_they_are_spoken() -> None:
+    from asr.contract import Word
+    from overlay.records import TextEstimate
+    from overlay.render.state import captions_as_spoken
+
+    said = np.full(7, 1 / 7, np.float32)
+    words = (Word("my", 1.0, 1.2, 0.9), Word("biggest", 1.3, 1.8, 0.9), Word("weakness", 1.9, 2.5, 0.9))
+    utterance = TextEstimate(1.0, 2.5, "my biggest weakness", said, "whisper:whisper-tiny.en", words)
+    assert captions_as_spoken([utterance], 0.5, "w").partial == ""  # not yet said
+    assert captions_as_spoken([utterance], 1.5, "w").partial == "my biggest"  # as far as it has been said
+    done = captions_as_spoken([utterance], 2.6, "w")
+    assert done.partial == "" and done.finals == ("my biggest weakness",)  # then a final line
+    no_times = TextEstimate(1.0, 2.5, "my biggest weakness", said, "pocketsphinx:en-us")
+    assert captions_as_spoken([no_times], 1.1, "p").partial == "my biggest weakness"  # shown from its start

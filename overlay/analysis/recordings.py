@@ -49,7 +49,7 @@ from overlay.media.video_frames import NoVideoTrackError, VideoFrames
 from overlay.records import TextEstimate, VideoFrame, VoiceEstimate
 from overlay.render.draw import OverlaySettings
 from overlay.render.layouts import Renderer
-from overlay.render.state import captions_at, overlay_state
+from overlay.render.state import captions_as_spoken, overlay_state
 from overlay.session.reading import Session, read_session
 from overlay.session.recorder import SessionRecorder
 from overlay.session.store import SUFFIX, ensure_sessions_dir
@@ -284,7 +284,7 @@ class RecordingAnalyzer:
                 reading = fusion.update(t)
                 recorder.fused(reading)
                 if sink is not None:
-                    captions = captions_at(texts, t, "", texts[0].recognizer if texts else "")
+                    captions = captions_as_spoken(texts, t, texts[0].recognizer if texts else "")
                     hearing = bool(timed) or bool(texts)
                     overlay = overlay_state(result, _voice_at(timed, known), captions, reading.state, t, hearing)
                     failure = _sent(sink, renderer.draw(frame.image, overlay), t - start)

@@ -7,7 +7,7 @@ OverlayState every layout draws, with one rule for what is still fresh enough to
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from overlay.render.draw import Captions, OverlayState
@@ -34,6 +34,18 @@ def captions_at(finals: Iterable[TextEstimate], now: float, partial: str, recogn
     and the utterance in progress."""
     said = tuple(t.text for t in finals if t.end <= now and now - t.end < CAPTION_FRESH_S)[-CAPTION_LINES:]
     return Captions(said, partial, recognizer)
+
+
+def captions_as_spoken(finals: Sequence[TextEstimate], now: float, recognizer: str) -> Captions:
+    """Captions of a recording, whose words' times are known beforehand: the finals that had
+    ended by `now`, and the utterance being spoken up to the word being said (all of its text
+    from its start where the recognizer gave no word times)."""
+    speaking = next((t for t in finals if t.start <= now < t.end), None)
+    partial = ""
+    if speaking is not None:
+        said = [w.text for w in speaking.words if w.start <= now]
+        partial = " ".join(said) if speaking.words else speaking.text
+    return captions_at(finals, now, partial, recognizer)
 
 
 def overlay_state(

@@ -17,11 +17,14 @@ rest, and a child that still has not answered ANSWER_WAIT_S later is ended.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import queue
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,7 +112,8 @@ class SpeechProcess:
             name="speech-recognition",
             daemon=True,
         )
-        self._process.start()
+        with _single_threaded_libraries():
+            self._process.start()
         results.close()  # the child holds the writing end now: its death reads as EOF here
         # Blocks still in the queue when the app ends are of no use to anyone: never let
         # the interpreter's exit wait for them to reach a child that may not be reading.
@@ -216,6 +220,27 @@ class SpeechProcess:
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join(timeout=2)
+
+
+# Read by numpy's BLAS and OpenMP as the child imports them. Left at one thread per core, they
+# spun through Whisper's feature extraction: 0.375 of a core for continuous talk against 0.295
+# with one thread, the same wall time (bench/speech_recognition.py --sets talk, 60 s).
+CHILD_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _single_threaded_libraries() -> Iterator[None]:
+    """The environment a spawned child starts with: one BLAS/OpenMP thread (unless the user set one)."""
+    saved = {name: os.environ.get(name) for name in CHILD_THREAD_VARIABLES}
+    os.environ.update({name: value or "1" for name, value in saved.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _start_stage(results: Any, settings: RecognizerSettings) -> SpeechStage | None:

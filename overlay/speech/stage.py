@@ -94,5 +94,7 @@ class SpeechStage:
                 partial = result
             else:
                 probabilities = self.text_model.predict([result.text])[0]
-                finals.append(TextEstimate(result.start, result.end, result.text, probabilities, result.backend))
+                finals.append(
+                    TextEstimate(result.start, result.end, result.text, probabilities, result.backend, result.words)
+                )
         return SpeechEvents(partial, finals)
