@@ -73,6 +73,7 @@ class FileOutcome:
     captions: str | None = None  # the caption file written (--captions)
     captions_error: str | None = None  # why the captions asked for were not written (the file still counts)
     video_error: str | None = None  # why the annotated video asked for was not written (the session is kept)
+    warning: str | None = None  # what of the recording could not be read (damaged)
     media_s: float | None = None  # how long the recording is
     analysis_s: float | None = None  # wall time of this file, models loaded
     load_s: float = 0.0  # model loading this file waited for (its worker's first file only)
@@ -91,6 +92,8 @@ class FileOutcome:
             line["captions_error"] = self.captions_error
         if self.video_error is not None:
             line["video_error"] = self.video_error
+        if self.warning is not None:
+            line["warning"] = self.warning
         line["timings"] = {
             "media_s": _round(self.media_s),
             "analysis_s": _round(self.analysis_s),
@@ -244,6 +247,7 @@ class BatchWorker:
             captions=str(analysis.captions) if analysis.captions else None,
             captions_error=analysis.captions_error,
             video_error=analysis.video_error,
+            warning=analysis.warning,
             media_s=analysis.media_seconds,
             analysis_s=analysis.analysis_seconds,
             load_s=load_s,

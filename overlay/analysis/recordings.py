@@ -90,6 +90,7 @@ class RecordingAnalysis:
     captions: Path | None = None  # the caption file written
     captions_error: str | None = None  # why the captions asked for were not written
     video_error: str | None = None  # why the annotated video asked for was not written (the session is kept)
+    warning: str | None = None  # what of the recording could not be read (damaged), when something could not
 
 
 def session_path(folder: Path, name: str) -> Path:
@@ -191,6 +192,7 @@ class RecordingAnalyzer:
                 annotated, media_seconds, video_error = self._analyze_into(
                     path, video, audio, SessionRecorder(writer, self.settings.thumbnails)
                 )
+                warning = _damage_warning(path, video) if video is not None else None
             except BaseException:
                 writer.close()
                 partial.unlink(missing_ok=True)
@@ -220,7 +222,7 @@ class RecordingAnalyzer:
                 captions_error = f"{path}: captions not written: {err}"
         elapsed = time.perf_counter() - started
         return RecordingAnalysis(
-            summarize(session), annotated, media_seconds, elapsed, captions, captions_error, video_error
+            summarize(session), annotated, media_seconds, elapsed, captions, captions_error, video_error, warning
         )
 
     def _analyze_into(
@@ -303,6 +305,16 @@ class RecordingAnalyzer:
             return _with_original_sound(video_only, path, recorder.writer.path, settings), duration, None
         except OverlayError as err:
             return None, duration, f"the annotated video was not written: {err}"
+
+
+def _damage_warning(path: Path, video: VideoFrames) -> str | None:
+    """One line when a noticeable part of the recording's video could not be read."""
+    unread = video.unread_seconds()
+    if unread < UNREAD_WARNING_S:
+        return None
+    stated = video.duration_seconds
+    logger.warning("%s: %.1f s of its %.1f s of video could not be read (damaged)", path, unread, stated)
+    return f"{path}: {unread:.1f} s of its {stated:.1f} s of video could not be read (damaged); the rest was analysed"
 
 
 def _sent(sink: Any, image: Any, at: float) -> str | None:
@@ -395,6 +407,7 @@ def _open_annotated_sink(path: Path, video: VideoFrames, settings: AnalyzeSettin
     return VideoFileSink(Path(name), video.width, video.height, video.fps), Path(name)
 
 
+UNREAD_WARNING_S: Final = 0.5  # video that could not be read, under which no warning is given
 ANNOTATED_SUFFIX: Final = ".annotated.mp4"
 # NAME-HASH.annotated.mp4, HASH the 12 hex digits of the session name (batch.session_name).
 _ANNOTATED_NAME: Final = re.compile(r"-[0-9a-f]{12}" + re.escape(ANNOTATED_SUFFIX) + "$")

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -82,6 +83,7 @@ class AudioStream:
         self.start_seconds = 0.0
         self.samples_read = 0
         self.truncated = False
+        self.damaged_packets = 0  # heard as silence; decoding went on
         self._decoded = self._decode()
         try:
             self._first = next(self._decoded, None)
@@ -132,27 +134,45 @@ class AudioStream:
         return AudioBlock(samples, self.start_seconds + offset / self.sample_rate, self.sample_rate)
 
     def _decode(self) -> Iterator[npt.NDArray[np.float32]]:
+        """Decoded packet by packet: a damaged packet becomes silence of its length (the sound
+        after it keeps its time) and decoding goes on; damage the demuxer cannot pass ends it."""
         stream = self._container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
         started = False
-        try:
-            for frame in self._container.decode(stream):
+        for packet in self._packets(stream):
+            try:
+                frames = packet.decode()
+            except (av.error.FFmpegError, ValueError) as err:
+                if not started:
+                    raise DataError(
+                        f"{self.path}: its audio cannot be decoded ({err}); convert it to 16-bit WAV "
+                        "(e.g. ffmpeg -i IN -ac 1 -ar 16000 OUT.wav)"
+                    ) from err
+                self.damaged_packets += 1
+                if packet.duration and packet.time_base is not None:
+                    yield np.zeros(round(float(packet.duration * packet.time_base) * self.sample_rate), np.float32)
+                continue
+            for frame in frames:
                 if not started and frame.pts is not None and frame.time_base is not None:
                     self.start_seconds = float(frame.pts * frame.time_base)
                 started = True
                 for out in resampler.resample(frame):
                     yield _samples(out)
-            for out in resampler.resample(None):
-                yield _samples(out)
+        for out in resampler.resample(None):
+            yield _samples(out)
+        if self.damaged_packets:
+            logger.warning("%s: %d damaged audio packets heard as silence", self.path, self.damaged_packets)
+
+    def _packets(self, stream: Any) -> Iterator[Any]:
+        try:
+            yield from self._container.demux(stream)
         except (av.error.FFmpegError, ValueError) as err:
-            if not self.samples_read and not started:
-                raise DataError(
-                    f"{self.path}: its audio cannot be decoded ({err}); convert it to 16-bit WAV "
-                    "(e.g. ffmpeg -i IN -ac 1 -ar 16000 OUT.wav)"
-                ) from err
             self.truncated = True
             logger.warning(
-                "%s: audio damaged after %.2f s (%s); using what came before", self.path, self.duration_seconds, err
+                "%s: audio cannot be read past %.2f s (%s); using what came before",
+                self.path,
+                self.duration_seconds,
+                err,
             )
 
     def close(self) -> None:

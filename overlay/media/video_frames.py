@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -39,8 +40,9 @@ class VideoFrames:
     """Decode the first video stream of `path` in order; use as a context manager.
 
     Opening decodes the first frame, so a file that is not a video, or whose video cannot be
-    decoded, fails here with a one-line DataError. A file damaged further on gives the frames
-    before the damage (with `truncated` set and a warning).
+    decoded, fails here with a one-line DataError. Damage further on is decoded past where the
+    decoder can (`damaged_packets`); how much of the stated duration could not be read is
+    `unread_seconds()` once iterated.
     """
 
     def __init__(self, path: Path) -> None:
@@ -59,7 +61,9 @@ class VideoFrames:
         self._stream = self._container.streams.video[0]
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate and math.isfinite(float(rate)) and float(rate) > 0 else FALLBACK_FPS
-        self.truncated = False
+        self.truncated = False  # the container could not be read to its end
+        self.damaged_packets = 0  # skipped, decoding went on
+        self.last_seconds = -1.0  # time of the last frame decoded
         self._frames = self._decode()
         try:
             self._first = next(self._frames, None)
@@ -98,10 +102,18 @@ class VideoFrames:
         yield from self._frames
 
     def _decode(self) -> Iterator[TimedFrame]:
+        """Frames packet by packet: a damaged packet is skipped (counted) and decoding goes on
+        past it, as far as the decoder can; damage the demuxer cannot pass ends the video there."""
         index = 0
         last = -math.inf
-        try:
-            for frame in self._container.decode(self._stream):
+        for packet in self._packets():
+            try:
+                frames = packet.decode()
+            except (av.error.FFmpegError, ValueError) as err:
+                self.damaged_packets += 1
+                logger.debug("%s: a damaged packet skipped (%s)", self.path, err)
+                continue
+            for frame in frames:
                 if frame.pts is not None and frame.time_base is not None:
                     t = float(frame.pts * frame.time_base)
                 else:  # no timestamp (raw streams): one nominal period after the last
@@ -109,16 +121,32 @@ class VideoFrames:
                 if t <= last:  # a repeated or out-of-order stamp: keep time moving forward
                     t = last + 1e-3
                 last = t
+                self.last_seconds = t
                 yield TimedFrame(np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8), t, index)
                 index += 1
+        if index == 0 and self.damaged_packets:
+            raise DataError(
+                f"{self.path}: its video cannot be decoded ({self.damaged_packets} damaged packets); "
+                "re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+            )
+
+    def _packets(self) -> Iterator[Any]:
+        """The video stream's packets, then an empty one that flushes the decoder; a demuxer
+        error (a file cut short, garbage where the next packet should be) ends them."""
+        try:
+            yield from self._container.demux(self._stream)
         except (av.error.FFmpegError, ValueError) as err:
-            if index == 0:
-                raise DataError(
-                    f"{self.path}: its video cannot be decoded ({err}); "
-                    "re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
-                ) from err
             self.truncated = True
-            logger.warning("%s: video damaged after frame %d (%s); using what came before", self.path, index, err)
+            logger.debug("%s: the container cannot be read past %.1f s (%s)", self.path, self.last_seconds, err)
+
+    def unread_seconds(self) -> float:
+        """How much of the duration the container states was not decoded (after iterating)."""
+        stated = self.duration_seconds
+        if not math.isfinite(stated) or self.last_seconds < 0:
+            return 0.0
+        read = self.last_seconds - self.start_seconds + 1 / self.fps
+        damaged = self.damaged_packets / self.fps  # about one frame each
+        return max(0.0, stated - read) + damaged
 
     def close(self) -> None:
         self._container.close()

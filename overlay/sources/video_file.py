@@ -96,6 +96,8 @@ class VideoFileSource:
         self._started: float | None = None
         self._closed = False
         self.frames_skipped = 0  # to keep time with a file that decodes slower than it plays
+        self.frames_damaged = 0  # could not be decoded: from the damage to the end the header states
+        self._told_damage = False
         self._warned_slow = False
 
     @property
@@ -157,6 +159,7 @@ class VideoFileSource:
         ok, image = self._capture.read()
         if ok:
             return image
+        self._tell_damage()
         if self.loop and self._index > 0:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._capture.read()
@@ -164,6 +167,25 @@ class VideoFileSource:
                 return image
         logger.info("%s: end of video after %d frames", self.path, self._index)
         return None
+
+    def _tell_damage(self) -> None:
+        """A read failed before the end the header states: say once, in one line, how much of
+        the video could not be played. (OpenCV cannot decode past a damaged stretch of a
+        long-GOP H.264 file; `analyze`, which decodes with PyAV packet by packet, can.)"""
+        total = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        position = int(self._capture.get(cv2.CAP_PROP_POS_FRAMES))
+        if self._told_damage or total <= 0 or position >= total - self.fps * 0.5:
+            return
+        self._told_damage = True
+        self.frames_damaged = total - position
+        logger.warning(
+            "%s: %.1f s of its %.1f s of video could not be read (damaged); played up to %.1f s "
+            "(`emotion-overlay analyze` decodes past damage)",
+            self.path,
+            self.frames_damaged / self.fps,
+            total / self.fps,
+            position / self.fps,
+        )
 
     def close(self) -> None:
         """Release the file; safe to call more than once."""
