@@ -59,13 +59,15 @@ def test_start_status_pause_resume_stop(shared_data: Path, tmp_path: Path) -> No
         running = run_cli(["run", *flags])  # and so does a second foreground run
         assert running.returncode == 1 and "already running" in running.stderr
         status = wait_for_frames(60)
-        assert status["running"] is True and status["paused"] is False and status["sinks"] == ["VideoFileSink"]
+        assert status["running"] is True and status["paused"] is False and status["sinks"] == ["file"]  # as --sink
         assert 15 < float(str(status["output_fps"])) < 30 and status["camera"] == str(clip)
         human = run_cli(["status"])
         assert human.returncode == 0 and "fps out" in human.stdout and "session:" in human.stdout
         assert run_cli(["pause"]).returncode == 0
         paused = status_json()
         assert paused["paused"] is True and paused["fused"] is None
+        said = run_cli(["status"]).stdout  # nothing is analysed while paused: none is said to be active
+        assert "active: nothing (analysis paused)" in said and "words" not in said
         frames_then = int(str(paused["frames_out"]))
         time.sleep(1.0)
         assert int(str(status_json()["frames_out"])) > frames_then + 10  # the video goes on while paused

@@ -125,3 +125,22 @@ def test_ray_engine_refuses_a_sessions_folder_its_workers_cannot_write(
     errors = [line for line in result.stderr.splitlines() if line.startswith("emotion-overlay: error:")]
     assert len(errors) == 1 and "sessions folder" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_on_ray_identical_copies_in_different_places_of_the_batch_read_the_same(
+    ray_cluster: str, shared_data: Path, tmp_path: Path
+) -> None:
+    talking = shared_data / "video" / "talking"
+    for name, source in (("a.mp4", "3.mp4"), ("b.mp4", "1.mp4"), ("c.mp4", "3.mp4"), ("d.mp4", "3.mp4")):
+        shutil.copy(talking / source, tmp_path / name)
+    args = ["analyze", *(str(tmp_path / n) for n in ("a.mp4", "b.mp4", "c.mp4", "d.mp4")), "--json"]
+    result = run_cli([*args, "--engine", "ray", "--address", ray_cluster, "--jobs", "2"])
+    assert result.returncode == 0, result.stderr
+    rows = {Path(row["file"]).name: row for row in map(json.loads, result.stdout.splitlines()[:-1])}
+
+    def found(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in _comparable(row).items() if k not in ("file", "session")}
+
+    assert found(rows["a.mp4"]) == found(rows["c.mp4"]) == found(rows["d.mp4"])  # whichever actor, after whatever
+    alone = run_cli(["analyze", str(tmp_path / "c.mp4"), "--json"])
+    assert found(json.loads(alone.stdout.splitlines()[0])) == found(rows["c.mp4"])  # and as the local engine reads it

@@ -582,3 +582,16 @@ def test_verify_compares_a_whisper_install_with_its_pins(server: FileServer, tmp
     assert model_store.verify(spec, tmp_path) == ["whisper-tiny.en: vocabulary.txt does not match the pinned sha256"]
     model_store.remove(spec, tmp_path)
     assert model_store.installed_path(spec, tmp_path) is None
+
+
+def test_models_list_says_the_landmarks_debian_installed_are_the_ones_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
+
+    if not DEFAULT_LANDMARKS_PATH.is_file():
+        pytest.skip("needs Debian's libdlib-data (the installers and CI install it)")
+    monkeypatch.setenv("EMOTION_OVERLAY_MODELS", str(tmp_path / "empty-store"))
+    result = run_cli(["models", "list"])
+    landmarks = result.stdout.split("dlib-landmarks-68", 1)[1].split("licence:", 1)[0]
+    assert f"the app uses {DEFAULT_LANDMARKS_PATH}" in landmarks and "not installed" not in landmarks

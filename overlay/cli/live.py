@@ -160,6 +160,8 @@ def status_command(args: argparse.Namespace) -> int:
     active = [name for name in ("face", "voice") if modalities.get(name)]
     if modalities.get("text"):
         active.append(f"words ({modalities['text']})")
+    if status["paused"]:
+        active = ["nothing (analysis paused)"]
     print(
         f"emotion-overlay is running (pid {status['pid']}, up {status['uptime_s']:.0f} s)"
         + (", analysis PAUSED" if status["paused"] else "")

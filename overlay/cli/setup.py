@@ -134,13 +134,23 @@ def _write_config(path: Path, text: str) -> None:
     write_private_text(path, text)
 
 
+def _not_in_store(name: str) -> str:
+    """A model not in the store may still be on the machine: dlib's landmarks from Debian."""
+    if name == "dlib-landmarks-68":
+        from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
+
+        if DEFAULT_LANDMARKS_PATH.is_file():
+            return f"not in the store, not needed: the app uses {DEFAULT_LANDMARKS_PATH} (Debian's libdlib-data)"
+    return "not installed"
+
+
 def models_command(args: argparse.Namespace) -> int:
     from overlay.models import store as model_store
 
     if args.action == "list":
         for spec in model_store.MANIFEST:
             where = model_store.installed_path(spec)
-            state = f"installed: {where}" if where else "not installed"
+            state = f"installed: {where}" if where else _not_in_store(spec.name)
             pin = "" if spec.pinned else " [no pinned checksum yet]"
             print(f"{spec.name}\n    {spec.description}{pin}\n    {state}\n    licence: {spec.licence}")
         print(f"(folder: {model_store.models_dir()})")

@@ -54,7 +54,7 @@ from overlay.runtime.stages import PipelineSettings, Sound, StageSpec
 from overlay.runtime.stats import PipelineEvent, PipelineStats, percentile
 from overlay.runtime.worker import StageWorker, WorkerControl
 from overlay.session.recorder import SessionRecorder
-from overlay.sinks.base import FrameSink, StateSink
+from overlay.sinks.base import FrameSink, StateSink, sink_name
 from overlay.sources.base import FrameSource
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class LivePipeline:
             "analyses": self.stats.analyses,
             "modalities": {spec.key: spec.status(self.readings, now) for spec in self.stages},
             "fused": self._last_label,
-            "sinks": [type(sink).__name__ for sink in [*self.sinks, *self.state_sinks]],
+            "sinks": [sink_name(sink) for sink in [*self.sinks, *self.state_sinks]],
             "session": str(self.timeline.path) if self.timeline is not None else None,
             "events": self.stats.events_total,
             "cpu_percent": self._cpu_percent(now),

@@ -70,6 +70,12 @@ SINKS: Final = {
 }
 
 
+def sink_name(sink: object) -> str:
+    """The name a sink is registered under (what --sink takes), from the module it comes from."""
+    module = type(sink).__module__
+    return next((name for name, spec in SINKS.items() if spec.module == module), type(sink).__name__)
+
+
 def open_sink(name: str, context: SinkContext) -> FrameSink | StateSink:
     """Open the sink registered as `name` (an OverlayError when it cannot)."""
     sink: FrameSink | StateSink = importlib.import_module(SINKS[name].module).open_sink(context)
