@@ -136,7 +136,6 @@ class PocketSphinxRecognizer:
         self._pending, self._stream_start, self._fed_bytes = b"", None, 0
         if not self._left_open:  # (left open only at stop, when no stream follows)
             self._decoder.set_cmn(self._fresh_cmn)
-            self._decoder.start_stream()
         from pocketsphinx import Endpointer
 
         self._endpointer = Endpointer()
