@@ -74,6 +74,7 @@ class PocketSphinxRecognizer:
         if not was_in_speech:
             if self._left_open:
                 self._decoder.end_utt()  # its cost no longer holds anyone up
+                self._decoder.set_cmn(self._fresh_cmn)  # (end_utt adapts the mean: a new stream starts afresh)
                 self._left_open = False
             self._decoder.start_utt()
             self._in_utterance = True
@@ -134,7 +135,7 @@ class PocketSphinxRecognizer:
             closed = self._end_utterance(float(self._endpointer.speech_start), final_pass=not quick)
             events = [e for e in closed if isinstance(e, Utterance)]
         self._pending, self._stream_start, self._fed_bytes = b"", None, 0
-        if not self._left_open:  # (left open only at stop, when no stream follows)
+        if not self._left_open:  # else when the pass left out is caught up, at the next stream's start
             self._decoder.set_cmn(self._fresh_cmn)
         from pocketsphinx import Endpointer
 

@@ -321,11 +321,16 @@ def _sent(sink: Any, image: Any, at: float) -> str | None:
     """Send a frame to the annotated video; why it failed (the sink is then closed), or None."""
     import av
 
+    from overlay.sinks.video_file import VideoWriteError
+
     try:
         sink.send(image, at=at)
         return None
-    except (OSError, ValueError, av.error.FFmpegError) as err:  # a full or failing disk, mostly
+    except VideoWriteError as err:
         _closed(sink)  # what it can still finish; the first failure is the one to tell
+        return f"the disk holding {sink.path.parent} is full" if err.disk_full else "writing it failed"
+    except (OSError, ValueError, av.error.FFmpegError) as err:
+        _closed(sink)
         return f"writing it failed ({err})"
 
 
@@ -335,7 +340,7 @@ def _closed(sink: Any) -> str | None:
     try:
         sink.close()
         return None
-    except (OSError, ValueError, av.error.FFmpegError) as err:
+    except (OverlayError, OSError, ValueError, av.error.FFmpegError) as err:
         return f"finishing it failed ({err})"
 
 

@@ -34,6 +34,18 @@ CODEC = "mpeg4"  # MPEG-4 part 2: in every FFmpeg build, readable everywhere
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
+class VideoWriteError(OverlayError):
+    """The video stopped being written (one line: where, and how much is there)."""
+
+    def __init__(self, message: str, disk_full: bool) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+def _disk_full(err: Exception) -> bool:
+    return getattr(err, "errno", None) == errno.ENOSPC
+
+
 class VideoFileSink:
     """Write BGR frames of one size to `path` at `fps`, as a fragmented MP4."""
 
@@ -109,13 +121,13 @@ class VideoFileSink:
                     self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as err:
             self.failure = self._written_until(err)
-            raise OverlayError(self.failure) from None
+            raise VideoWriteError(self.failure, _disk_full(err)) from None
         self.frames_written += 1
 
     def _written_until(self, err: Exception) -> str:
         """One line: what stopped the video, and how much of it is there (fragmented: playable to there)."""
         seconds = (self._last_pts + 1) / self._rate
-        if getattr(err, "errno", None) == errno.ENOSPC:
+        if _disk_full(err):
             return (
                 f"the disk holding {self.path} is full: the video stops at {seconds:.1f} s (playable to there); "
                 "free some space or pass another --out"
@@ -150,7 +162,7 @@ class VideoFileSink:
             except (av.error.FFmpegError, OSError) as err:
                 if self.failure is None:  # the first failure is the one to tell
                     self.failure = self._written_until(err)
-                    raise OverlayError(self.failure) from None
+                    raise VideoWriteError(self.failure, _disk_full(err)) from None
                 logger.debug("%s: closing after a failure: %s", self.path, err)
         if self.frames_written == 0:
             # Nothing was shown (the run failed at its start): an empty file would only block the
