@@ -80,13 +80,17 @@ def write_session(
     voice: bool = True,
     text: bool = True,
     thumbnails: bool = True,
+    paused: tuple[float, float] | None = None,
 ) -> Path:
-    """A complete session file in `folder`; modalities can be left out."""
+    """A complete session file in `folder`; modalities can be left out, and a stretch paused
+    (no readings in it, its paused and resumed events)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{session_id}.sqlite"
     metadata = {"kind": "analyze", "source": "interview.mp4", "started": "2026-11-25T20:31:07"}
     writer = TimelineWriter(path, metadata, origin=100.0, flush_interval_s=60.0)
     for t in np.arange(0.0, DURATION_S, 1.0 / FACE_HZ):
+        if paused is not None and paused[0] <= t < paused[1]:
+            continue
         now = 100.0 + float(t)
         p = probabilities_at(float(t))
         label = EMOTIONS[int(np.argmax(p))]
@@ -110,6 +114,9 @@ def write_session(
             writer.add_estimate(100.0 + end, "text", p / p.sum())
     for t, kind, detail in EVENTS:
         writer.add_event(100.0 + t, Event(kind), detail)
+    if paused is not None:
+        writer.add_event(100.0 + paused[0], Event("paused"), "")
+        writer.add_event(100.0 + paused[1], Event("resumed"), "")
     writer.close(duration_s=DURATION_S)
     return path
 

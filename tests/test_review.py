@@ -247,6 +247,8 @@ def test_page_draws_the_session_in_chromium(server: ReviewServer, folder: Path, 
     for fmt in ("csv", "json", "html"):
         assert f"api/sessions/{SESSION_ID}/export.{fmt}?token=" in dom
     assert "unreadable" in dom  # the damaged file is in the list, the page still works
+    damaged = next(p.name for p in folder.glob("*.sqlite") if p.stem != SESSION_ID)
+    assert f"{damaged}: " in dom  # named by its file, with the reason
     assert screenshot.stat().st_size > 10_000
 
 
@@ -264,6 +266,15 @@ def test_page_marks_absent_modalities_and_unreadable_sessions(
     dom = chromium(server.url(foreign.stem), tmp_path)
     assert 'data-state="error"' in dom
     assert "not an emotion-overlay session" in dom
+
+
+def test_a_paused_stretch_is_drawn_as_a_break_not_as_a_line(server: ReviewServer, folder: Path, tmp_path: Path) -> None:
+    write_session(folder, "2026-11-27_09-00-00_paused", thumbnails=False, paused=(30.0, 45.0))
+    dom = chromium(server.url("2026-11-27_09-00-00_paused"), tmp_path)
+    gaps = dict(re.findall(r'data-chart="([\w-]+)"[^>]*data-gaps="(\d+)"', dom))
+    assert gaps["fused"] == gaps["face"] == gaps["valence-arousal"] == "1", gaps
+    whole = chromium(server.url(SESSION_ID), tmp_path)
+    assert set(re.findall(r'data-chart="fused"[^>]*data-gaps="(\d+)"', whole)) == {"0"}  # nothing missing
 
 
 def test_page_without_the_token_shows_the_refusal(server: ReviewServer, tmp_path: Path) -> None:

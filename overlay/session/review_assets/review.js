@@ -202,7 +202,8 @@
           bad ? el("span", { class: "warning" }, "unreadable") : duration(item.duration_s),
           bad ? null : chip(item.dominant)
         ),
-        el("span", { class: "session-id" }, bad ? item.problem : item.id)
+        // An unreadable file is named (its file name: the date alone does not say which file to look at).
+        el("span", { class: "session-id" }, bad ? `${item.path.split("/").pop()}: ${item.problem}` : item.id)
       );
       list.append(el("li", {}, button));
     }
@@ -365,6 +366,7 @@
   }
 
   const SPARSE_POINTS = 20;
+  const GAP_S = 2.0; // readings further apart than this are not joined (fused 5/s, face up to 10/s, voice every 0.5 s)
 
   function emotionSeries(points, width) {
     return EMOTIONS.map((label) => ({
@@ -386,6 +388,7 @@
       x: fused.t,
       series: emotionSeries(fused.t.length < SPARSE_POINTS),
       values: EMOTIONS.map((l) => fused.p[l]),
+      gap: GAP_S,
       range: [0, 1],
       height: 230,
       emotions: true,
@@ -404,6 +407,7 @@
           modality === "text" ? 2.4 : 1.6,
         ),
         values: EMOTIONS.map((l) => series.p[l]),
+        gap: modality === "text" ? null : GAP_S, // the words' chart has its gaps between utterances already
         range: [0, 1],
         height: 150,
         emotions: true,
@@ -421,6 +425,7 @@
         { label: "arousal", stroke: "#0b7285", width: 1.8, dash: [6, 4], value: (u, v) => signed(v) },
       ],
       values: [fused.valence, fused.arousal],
+      gap: GAP_S,
       range: [-1, 1],
       height: 150,
       empty: "No fused readings were recorded.",
@@ -525,7 +530,9 @@
         setScale: [(u, key) => key === "x" && syncZoom(u)],
       },
     };
-    const plot = new uPlot(options, [spec.x, ...spec.values], plotBox);
+    const [x, values, gaps] = spec.gap ? brokenAtGaps(spec.x, spec.values, spec.gap) : [spec.x, spec.values, 0];
+    box.dataset.gaps = String(gaps);
+    const plot = new uPlot(options, [x, ...values], plotBox);
     const chart = { key: spec.key, plot, emotions: Boolean(spec.emotions), box };
     state.charts.push(chart);
     bindClicks(plot);
@@ -533,6 +540,24 @@
     plot.setScale("x", { min: state.view.min, max: state.view.max });
     state.scaling = false;
     box.dataset.drawn = "1";
+  }
+
+  // A stretch without readings (paused, no face, silence) is drawn as a break, not as a line
+  // joining its two ends: a point with no values goes between readings further apart than `gap` s.
+  function brokenAtGaps(x, values, gap) {
+    const outX = [];
+    const outValues = values.map(() => []);
+    let gaps = 0;
+    for (let i = 0; i < x.length; i++) {
+      outX.push(x[i]);
+      values.forEach((column, k) => outValues[k].push(column[i]));
+      if (i + 1 < x.length && x[i + 1] - x[i] > gap) {
+        outX.push((x[i] + x[i + 1]) / 2);
+        outValues.forEach((column) => column.push(null));
+        gaps += 1;
+      }
+    }
+    return [outX, outValues, gaps];
   }
 
   // Vertical lines for events and the selected moment; utterance spans on the words chart.
