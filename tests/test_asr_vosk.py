@@ -34,6 +34,7 @@ import pytest
 from asr.contract import SAMPLE_RATE, Partial, RecognizerError, Utterance
 from asr.vosk_backend import VoskRecognizer, check_model_folder, parse_partial, parse_result
 from overlay.media.audio_file import read_audio
+from tests.wer import edit_distance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -238,13 +239,7 @@ def syllable_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance in characters, reference characters), spaces ignored: the model splits
     words its own way ("뭐예요" comes out as "뭐 예요")."""
     ref, hyp = reference.replace(" ", ""), hypothesis.replace(" ", "")
-    previous = list(range(len(hyp) + 1))
-    for i, char in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, guess in enumerate(hyp, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != guess))
-        previous = current
-    return previous[-1], len(ref)
+    return edit_distance(ref, hyp), len(ref)
 
 
 def cer(reference: str, hypothesis: str) -> float:

@@ -12,32 +12,7 @@ import av
 import pytest
 
 from overlay.session.reading import read_session
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below `pid`, from /proc (children of children too)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended; only its entry is left
+from tests.processes import alive, descendants
 
 
 def _playable_sound_seconds(path: Path) -> float:
@@ -74,15 +49,15 @@ def test_kill_9_of_run_leaves_no_process_a_readable_timeline_and_a_playable_vide
     )
     try:
         # Running for real: the speech child is up and the first fragment (a second of video) is on disk.
-        assert _wait_for(lambda: len(_descendants(run.pid)) >= 1 and out.exists() and out.stat().st_size > 20_000, 90)
+        assert _wait_for(lambda: len(descendants(run.pid)) >= 1 and out.exists() and out.stat().st_size > 20_000, 90)
         writing_since = time.monotonic()
         time.sleep(3.0 + attempt * 0.7)  # die at a different moment each time
-        children = _descendants(run.pid)
+        children = descendants(run.pid)
         ran_s = time.monotonic() - writing_since
         os.kill(run.pid, signal.SIGKILL)
         run.wait(timeout=10)
-        gone = _wait_for(lambda: not any(_alive(pid) for pid in children), 2.0)
-        assert gone, f"left running after kill -9: {[pid for pid in children if _alive(pid)]}"
+        gone = _wait_for(lambda: not any(alive(pid) for pid in children), 2.0)
+        assert gone, f"left running after kill -9: {[pid for pid in children if alive(pid)]}"
     finally:
         if run.poll() is None:
             run.kill()
@@ -119,9 +94,9 @@ def test_sigterm_ends_run_even_when_the_speech_child_has_stopped_reading(
         [*command, "--out", str(tmp_path / "o.mp4")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        assert _wait_for(lambda: len(_descendants(run.pid)) >= 2, 90)  # the speech child and the resource tracker
+        assert _wait_for(lambda: len(descendants(run.pid)) >= 2, 90)  # the speech child and the resource tracker
         time.sleep(3)
-        children = _descendants(run.pid)
+        children = descendants(run.pid)
         for pid in children:
             os.kill(pid, signal.SIGSTOP)  # frozen: reads nothing more
         time.sleep(3)  # seconds of audio blocks fill the pipe
@@ -130,8 +105,8 @@ def test_sigterm_ends_run_even_when_the_speech_child_has_stopped_reading(
     finally:
         if run.poll() is None:
             run.kill()
-        for pid in _descendants(run.pid) | children:
+        for pid in descendants(run.pid) | children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert run.returncode == 0
-    assert _wait_for(lambda: not any(_alive(pid) for pid in children), 3.0)
+    assert _wait_for(lambda: not any(alive(pid) for pid in children), 3.0)

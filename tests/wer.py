@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 
 def normalise(text: str) -> list[str]:
@@ -10,16 +11,21 @@ def normalise(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
 
+def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Substitutions + deletions + insertions turning `reference` into `hypothesis` (words or characters)."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, item in enumerate(reference, 1):
+        current = [i] + [0] * len(hypothesis)
+        for j, guess in enumerate(hypothesis, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (item != guess))
+        previous = current
+    return previous[-1]
+
+
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance in words, number of reference words)."""
     ref, hyp = normalise(reference), normalise(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, guess in enumerate(hyp, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != guess))
-        previous = current
-    return previous[-1], len(ref)
+    return edit_distance(ref, hyp), len(ref)
 
 
 def word_error_rate(pairs: list[tuple[str, str]]) -> float:
