@@ -64,6 +64,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_UPDATE_HZ: Final = 10.0
 DEFAULT_IMAGE_HZ: Final = 2.0
+# Unchanged texts are sent again this often: a source the user deleted (or edited by hand) while
+# its text stayed the same is noticed, and recreated, within this time rather than at the next change.
+RESEND_S: Final = 2.0
 CAPTION_LINES: Final = 3
 
 
@@ -150,6 +153,7 @@ class ObsOverlaySink:
         self._sent: dict[str, str] = {}
         self._sent_bars: tuple[str, tuple[int, ...]] | None = None
         self._next_image_at = 0.0
+        self._resend_at = 0.0
         self._connection: ObsConnection | None = None
         self._scene: OverlayScene | None = None
         self._bars_file: Path | None = settings.bars_file if "bars" in settings.elements else None
@@ -198,6 +202,7 @@ class ObsOverlaySink:
         self._sent.clear()
         self._sent_bars = None
         self._next_image_at = 0.0
+        self._resend_at = time.monotonic() + RESEND_S
         self.stats.connects += 1
         self.stats.created += list(self._scene.created)
         self.connected.set()
@@ -282,6 +287,10 @@ class ObsOverlaySink:
         assert connection is not None and scene is not None
         if not connection.alive:  # noticed by its receiver even while nothing needs sending
             raise ObsConnectionLost(f"OBS at {self.settings.address} closed the connection")
+        if now >= self._resend_at:
+            self._resend_at = now + RESEND_S
+            self._sent.clear()
+            self._sent_bars = None
         state = self._state
         texts = overlay_texts(state, self.settings.wording)
         for element in TEXT_ELEMENTS:
