@@ -163,7 +163,8 @@ def run_baseline(clip: Path, seconds: float) -> dict[str, Any]:
     from overlay.face.dlib import DEFAULT_LANDMARKS_PATH
     from overlay.face.model import FaceExpressionModel
     from overlay.face.tracking import TrackedFace
-    from overlay.render.draw import OverlaySettings, OverlayState, render
+    from overlay.render.detailed import render
+    from overlay.render.draw import OverlaySettings, OverlayState
     from overlay.sinks.virtual_camera import VirtualCameraSink
     from overlay.sources.video_file import VideoFileSource
 

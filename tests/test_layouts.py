@@ -213,3 +213,68 @@ def test_a_patch_blends_as_its_alpha_says_and_leaves_transparent_pixels_alone(at
     outside = np.ones((480, 640), bool)
     outside[y0:y1, x0:x1] = False
     assert (image[outside] == before[outside]).all()
+
+
+CLOSE_UP = "close-up"
+
+
+def _face_at(width: int, height: int, where: str) -> TrackedFace:
+    if where != CLOSE_UP:
+        return _face(width, height, where)
+    # A talking-head crop: the face fills the middle half of the frame, chin near the bottom.
+    side = min(width, height) // 2
+    box = ((width - side) // 2, height - side - min(width, height) // 6, side, side)
+    return TrackedFace(box, np.zeros((68, 2), np.float32), primary=True)
+
+
+@pytest.mark.parametrize("size", [(256, 256), (512, 512), (1280, 720), (720, 1280), (1920, 1080)])
+@pytest.mark.parametrize("where", ["centre", "right", "left", CLOSE_UP])
+def test_no_layout_draws_over_the_face_at_any_size(size: tuple[int, int], where: str) -> None:
+    width, height = size
+    face = _face_at(width, height, where)
+    picture = _picture(width, height)
+    x, y, w, h = face.box
+    for layout in LAYOUTS:
+        drawn = Renderer(layout, OverlaySettings(face_boxes=False)).draw(picture, _state(face))
+        covered = np.any(drawn[y : y + h, x : x + w] != picture[y : y + h, x : x + w], axis=2).mean()
+        assert covered == 0.0, f"{layout} covers {covered:.0%} of the face at {width}x{height}"
+
+
+def test_the_detailed_layout_keeps_text_readable_on_a_small_frame_and_shows_it_all_where_there_is_room() -> None:
+    small = Renderer("detailed", OverlaySettings())
+    small.draw(_picture(256, 256), _state(_face(256, 256, "centre")))
+    assert "fused" in small.detailed_boxes  # the headline finds a place even at 256 px
+    # Each element at least 16 px tall: letters of 11 px or more (they were 5 px at this size).
+    assert all(box[3] >= 16 for box in small.detailed_boxes.values()), small.detailed_boxes
+    roomy = Renderer("detailed", OverlaySettings())
+    roomy.draw(_picture(1280, 720), _state(_face(1280, 720, "centre")))
+    assert set(roomy.detailed_boxes) == {"indicator", "fused", "captions", "face", "voice", "blinks"}
+    assert roomy.detailed_boxes["face"][3] > 200  # the full bars, not the one-line form
+
+
+def test_a_real_talking_clip_keeps_its_face_clear_in_the_detailed_layout(shared_data: Path) -> None:
+    from overlay.face.tracking import FaceTracker, FaceTrackingSettings
+
+    with av.open(str(shared_data / "video" / "talking" / "3.mp4")) as container:
+        image = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    for side in (256, 720):
+        picture = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+        faces = FaceTracker(FaceTrackingSettings()).track(picture)
+        assert faces, f"no face found at {side} px"
+        x, y, w, h = faces[0].box
+        renderer = Renderer("detailed", OverlaySettings(face_boxes=False))
+        drawn = renderer.draw(picture, _state(faces[0]))
+        assert not np.any(drawn[y : y + h, x : x + w] != picture[y : y + h, x : x + w])
+        assert "fused" in renderer.detailed_boxes
+
+
+def test_the_detailed_panels_stay_put_while_the_face_moves_a_little() -> None:
+    renderer = Renderer("detailed", OverlaySettings())
+    picture = _picture(1280, 720)
+    face = _face(1280, 720, "centre")
+    renderer.draw(picture, _state(face))
+    before = renderer.detailed_boxes
+    for dx, dy in ((3, 0), (-4, 2), (2, -3)):
+        x, y, w, h = face.box
+        renderer.draw(picture, _state(TrackedFace((x + dx, y + dy, w, h), face.landmarks, primary=True)))
+        assert renderer.detailed_boxes == before

@@ -1,9 +1,8 @@
-"""Drawing the analysis onto video frames: face boxes, expression bars, blinks, indicator,
-the fused reading (label, valence/arousal, which modalities count, disagreement) and captions.
+"""What the overlay draws and with what: the settings and state, and the drawing primitives
+(text with a shadow, translucent panels, face boxes, expression bars, the fused panel) that
+the detailed layout (overlay.render.detailed) places and OBS's bars image uses.
 
-Everything scales with the frame height (designed at 720 p), so the overlay reads the same
-from 640x360 to 1920x1080. With `mirror` the picture is flipped like a selfie view while
-text stays readable and boxes stay on the faces.
+Sizes are given at scale `s` (1.0 at 720 p); the layouts choose the scale.
 """
 
 from __future__ import annotations
@@ -20,11 +19,11 @@ from overlay.face.tracking import TrackedFace
 from overlay.fusion import FusedState
 from overlay.labels import EMOTIONS
 from overlay.records import VoiceEstimate
-from overlay.render.wording import WordingRule, headline
+from overlay.render.wording import WordingRule
 
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 _WHITE = (255, 255, 255)
-_ACCENT = (80, 200, 255)  # BGR amber
+ACCENT = (80, 200, 255)  # BGR amber
 _PANEL_GREY = 30  # the panels' grey level
 _PANEL_OPACITY = 0.55
 
@@ -75,22 +74,18 @@ class OverlayState:
     analysis_on: bool = True
 
 
-def _scale(frame: npt.NDArray[np.uint8]) -> float:
-    return float(frame.shape[0]) / 720.0
-
-
-def _text(
+def text(
     image: npt.NDArray[np.uint8], text: str, origin: tuple[int, int], size: float, colour: tuple[int, int, int] = _WHITE
 ) -> None:
     """Text with a drop shadow, so it reads on light and dark video alike."""
     thickness = max(1, round(2 * size))
     offset = max(1, round(1.5 * size))
     shadow = (origin[0] + offset, origin[1] + offset)
-    cv2.putText(image, text, shadow, _FONT, size, (0, 0, 0), thickness, cv2.LINE_AA)
-    cv2.putText(image, text, origin, _FONT, size, colour, thickness, cv2.LINE_AA)
+    cv2.putText(image, text, shadow, FONT, size, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(image, text, origin, FONT, size, colour, thickness, cv2.LINE_AA)
 
 
-def _panel(image: npt.NDArray[np.uint8], x0: int, y0: int, x1: int, y1: int) -> None:
+def panel(image: npt.NDArray[np.uint8], x0: int, y0: int, x1: int, y1: int) -> None:
     """A translucent dark panel, so text reads on any background."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
@@ -100,102 +95,38 @@ def _panel(image: npt.NDArray[np.uint8], x0: int, y0: int, x1: int, y1: int) -> 
         cv2.convertScaleAbs(region, region, 1.0 - _PANEL_OPACITY, _PANEL_GREY * _PANEL_OPACITY)
 
 
-def render(frame: npt.NDArray[np.uint8], state: OverlayState, settings: OverlaySettings) -> npt.NDArray[np.uint8]:
-    """A new BGR frame with the overlay drawn; the input frame is not modified."""
-    image = np.ascontiguousarray(frame[:, ::-1] if settings.mirror else frame).copy()
-    height = image.shape[0]
-    s = _scale(image)
-    margin = round(16 * s)
-    if settings.face_boxes:
-        _draw_face_boxes(image, state.faces, settings.mirror, s)
-    if settings.expression_bars and state.expression is not None:
-        _draw_bars(image, "face", state.expression, margin, margin, s)
-    if settings.voice and state.voice_enabled:
-        _draw_voice(image, state.voice, settings.expression_bars, margin, s)
-    if settings.blinks and state.blink is not None:
-        _draw_blinks(image, state.blink, margin, height, s)
-    if settings.indicator:
-        _draw_indicator(image, state.analysis_on, margin, s)
-    if settings.fused and state.fused is not None and state.fused.label is not None:
-        title = headline(state.fused.label, state.fused.confidence, state.fused.probabilities, settings.wording_rule)
-        _draw_fused_beside_bars(image, state.fused, title, settings.expression_bars, margin, s)
-    if settings.captions and state.captions is not None:
-        _draw_captions(image, state.captions, margin, s)
-    return np.asarray(image, dtype=np.uint8)
-
-
-def _draw_face_boxes(image: npt.NDArray[np.uint8], faces: tuple[TrackedFace, ...], mirror: bool, s: float) -> None:
+def draw_face_boxes(image: npt.NDArray[np.uint8], faces: tuple[TrackedFace, ...], mirror: bool, s: float) -> None:
     width = image.shape[1]
     for face in faces:
         x, y, w, h = face.box
         if mirror:
             x = width - x - w
-        colour = _ACCENT if face.primary else (160, 160, 160)
+        colour = ACCENT if face.primary else (160, 160, 160)
         thickness = max(1, round((3 if face.primary else 1) * s))
         cv2.rectangle(image, (x, y), (x + w, y + h), colour, thickness, cv2.LINE_AA)
 
 
-def _draw_voice(
-    image: npt.NDArray[np.uint8], voice: VoiceEstimate | None, beside_bars: bool, margin: int, s: float
-) -> None:
-    # Beside the face bars when the frame is wide enough (leaving room for the indicator), else below them.
-    x, y = 2 * margin + round(_BARS_W * s), margin
-    if x + round(_BARS_W * s) + round(170 * s) > image.shape[1]:
-        x, y = margin, margin + (_bars_height(s) + margin if beside_bars else 0)
-    if voice is not None and voice.probabilities is not None:
-        _draw_bars(image, "voice", voice.probabilities, x, y, s)
-    else:
-        _panel(image, x, y, x + round(250 * s), y + round(44 * s))
-        _text(image, "voice: no speech", (x + round(10 * s), y + round(30 * s)), 0.7 * s, (170, 170, 170))
-
-
-def _draw_blinks(image: npt.NDArray[np.uint8], blink: BlinkState, margin: int, height: int, s: float) -> None:
-    rate = blink.blinks_per_minute
-    line = f"blinks {blink.blink_count}" + (f"  {rate:.0f}/min" if rate is not None else "")
-    if blink.eyes_closed:
-        line += "  eyes closed"
-    _panel(image, margin, height - margin - round(40 * s), margin + round(380 * s), height - margin)
-    _text(image, line, (margin + round(10 * s), height - margin - round(12 * s)), 0.8 * s)
-
-
-def _draw_indicator(image: npt.NDArray[np.uint8], analysis_on: bool, margin: int, s: float) -> None:
-    colour = (60, 200, 60) if analysis_on else (60, 60, 220)
-    label = "analysis on" if analysis_on else "analysis paused"
-    radius = max(3, round(8 * s))
-    cx, cy = image.shape[1] - margin - radius, margin + radius
-    cv2.circle(image, (cx, cy), radius, colour, -1, cv2.LINE_AA)
-    (tw, _), _ = cv2.getTextSize(label, _FONT, 0.6 * s, max(1, round(1.2 * s)))
-    _text(image, label, (cx - radius - round(8 * s) - tw, cy + round(6 * s)), 0.6 * s)
-
-
-def _draw_fused_beside_bars(
-    image: npt.NDArray[np.uint8], fused: FusedState, headline: str, bars_shown: bool, margin: int, s: float
-) -> None:
-    # Right of the bar column; on a narrow frame drawn smaller rather than over the bars.
-    width = image.shape[1]
-    room = width - 3 * margin - (round(_BARS_W * s) if bars_shown else 0)
-    fs = s * min(1.0, room / (_FUSED_W * s))
-    if fs >= 0.4 * s:
-        _draw_fused(image, fused, headline, width - margin - round(_FUSED_W * fs), margin + round(32 * s), fs)
-
-
-_BARS_W = 380  # bar panel width at 720 p
-_FUSED_W = 330  # fused panel width at 720 p
+BARS_W = 380  # bar panel width at 720 p
+FUSED_W = 330  # fused panel width at 720 p
 _DISAGREE = (70, 70, 235)  # BGR red
 
 
-def _draw_fused(image: npt.NDArray[np.uint8], fused: FusedState, headline: str, x: int, y: int, s: float) -> None:
-    """Top right: the overall label and confidence, valence/arousal, each modality's share, disagreement."""
+def fused_height(fused: FusedState, s: float) -> int:
     rows = 3 + (fused.disagreement is not None)
-    _panel(image, x, y, x + round(_FUSED_W * s), y + round((44 + 28 * (rows - 1) + 10) * s))
+    return round((44 + 28 * (rows - 1) + 10) * s)
+
+
+def draw_fused(image: npt.NDArray[np.uint8], fused: FusedState, headline: str, x: int, y: int, s: float) -> None:
+    """The overall label and confidence, valence/arousal, each modality's share, disagreement."""
+    panel(image, x, y, x + round(FUSED_W * s), y + fused_height(fused, s))
     left = x + round(10 * s)
     size = 1.1 * s if len(headline) <= 12 else 0.75 * s
-    _text(image, headline, (left, y + round(34 * s)), size, _ACCENT)
-    _text(image, f"valence {fused.valence:+.2f}  arousal {fused.arousal:+.2f}", (left, y + round(66 * s)), 0.55 * s)
+    text(image, headline, (left, y + round(34 * s)), size, ACCENT)
+    text(image, f"valence {fused.valence:+.2f}  arousal {fused.arousal:+.2f}", (left, y + round(66 * s)), 0.55 * s)
     shares = "  ".join(f"{name} {share * 100:.0f}%" for name, share in fused.weights.items())
-    _text(image, shares, (left, y + round(94 * s)), 0.55 * s, (200, 200, 200))
+    text(image, shares, (left, y + round(94 * s)), 0.55 * s, (200, 200, 200))
     if fused.disagreement is not None:
-        _text(image, "{} and {} disagree".format(*fused.disagreement), (left, y + round(122 * s)), 0.55 * s, _DISAGREE)
+        text(image, "{} and {} disagree".format(*fused.disagreement), (left, y + round(122 * s)), 0.55 * s, _DISAGREE)
 
 
 def wrap_text(text: str, size: float, max_width: int) -> list[str]:
@@ -204,7 +135,7 @@ def wrap_text(text: str, size: float, max_width: int) -> list[str]:
     current = ""
     for word in text.split():
         candidate = f"{current} {word}".strip()
-        if current and cv2.getTextSize(candidate, _FONT, size, max(1, round(2 * size)))[0][0] > max_width:
+        if current and cv2.getTextSize(candidate, FONT, size, max(1, round(2 * size)))[0][0] > max_width:
             lines.append(current)
             current = word
         else:
@@ -212,32 +143,6 @@ def wrap_text(text: str, size: float, max_width: int) -> list[str]:
     if current:
         lines.append(current)
     return lines
-
-
-def _draw_captions(image: npt.NDArray[np.uint8], captions: Captions, margin: int, s: float) -> None:
-    """Bottom centre, above the blink line: the last final lines in white, the partial in grey."""
-    height, width = image.shape[:2]
-    size = 0.8 * s
-    line_h = round(34 * s)
-    max_width = width - 2 * margin - round(20 * s)
-    lines = [(line, _WHITE) for final in captions.finals for line in wrap_text(final, size, max_width)]
-    lines += [(line, (175, 175, 175)) for line in wrap_text(captions.partial, size, max_width)]
-    lines = lines[-3:]  # the newest three lines
-    if not lines:
-        return
-    bottom = height - margin - round(56 * s)
-    top = bottom - line_h * len(lines) - round(12 * s)
-    _panel(image, margin, top, width - margin, bottom)
-    for i, (line, colour) in enumerate(lines):
-        _text(image, line, (margin + round(10 * s), top + round(8 * s) + line_h * (i + 1) - round(8 * s)), size, colour)
-    if captions.recognizer:
-        _text(
-            image,
-            recognizer_label(captions.recognizer),
-            (margin + round(10 * s), top - round(6 * s)),
-            0.45 * s,
-            (170, 170, 170),
-        )
 
 
 def recognizer_label(name: str) -> str:
@@ -249,38 +154,38 @@ def recognizer_label(name: str) -> str:
     return f"captions: {engine.capitalize()} {model}".rstrip()
 
 
-def _bars_height(s: float) -> int:
+def bars_height(s: float) -> int:
     return round(44 * s) + len(EMOTIONS) * (round(18 * s) + round(6 * s)) + round(6 * s)
 
 
-def _draw_bars(
+def draw_bars(
     image: npt.NDArray[np.uint8], title: str, probabilities: npt.NDArray[np.float32], x: int, y: int, s: float
 ) -> None:
     """The modality and its top label in large type, then one bar per label."""
     bar_w, bar_h, gap, label_w = round(200 * s), round(18 * s), round(6 * s), round(110 * s)
     top = int(np.argmax(probabilities))
     header_h = round(44 * s)
-    _panel(image, x, y, x + round(_BARS_W * s), y + _bars_height(s))
-    _text(
+    panel(image, x, y, x + round(BARS_W * s), y + bars_height(s))
+    text(
         image,
         f"{title}: {EMOTIONS[top]} {probabilities[top] * 100:.0f}%",
         (x + round(10 * s), y + round(32 * s)),
         1.0 * s,
-        _ACCENT,
+        ACCENT,
     )
     for i, (label, p) in enumerate(zip(EMOTIONS, probabilities, strict=True)):
         top_y = y + header_h + i * (bar_h + gap)
-        _text(image, label, (x + round(10 * s), top_y + bar_h - round(3 * s)), 0.55 * s)
+        text(image, label, (x + round(10 * s), top_y + bar_h - round(3 * s)), 0.55 * s)
         x0 = x + label_w
         cv2.rectangle(image, (x0, top_y), (x0 + bar_w, top_y + bar_h), (90, 90, 90), -1)
         fill = round(bar_w * float(np.clip(p, 0, 1)))
-        cv2.rectangle(image, (x0, top_y), (x0 + fill, top_y + bar_h), _ACCENT if i == top else (200, 200, 200), -1)
-        _text(image, f"{p * 100:.0f}", (x0 + bar_w + round(8 * s), top_y + bar_h - round(3 * s)), 0.5 * s)
+        cv2.rectangle(image, (x0, top_y), (x0 + fill, top_y + bar_h), ACCENT if i == top else (200, 200, 200), -1)
+        text(image, f"{p * 100:.0f}", (x0 + bar_w + round(8 * s), top_y + bar_h - round(3 * s)), 0.5 * s)
 
 
 def bars_size(scale: float) -> tuple[int, int]:
     """Width and height of the bar panel at `scale` (1.0 at 720 p)."""
-    return round(_BARS_W * scale), _bars_height(scale)
+    return round(BARS_W * scale), bars_height(scale)
 
 
 def bars_image(title: str, probabilities: npt.NDArray[np.float32] | None, scale: float) -> npt.NDArray[np.uint8]:
@@ -296,8 +201,8 @@ def bars_image(title: str, probabilities: npt.NDArray[np.float32] | None, scale:
         return np.zeros((height, width, 4), dtype=np.uint8)
     on_black = np.zeros((height, width, 3), dtype=np.uint8)
     on_white = np.full((height, width, 3), 255, dtype=np.uint8)
-    _draw_bars(on_black, title, probabilities, 0, 0, scale)
-    _draw_bars(on_white, title, probabilities, 0, 0, scale)
+    draw_bars(on_black, title, probabilities, 0, 0, scale)
+    draw_bars(on_white, title, probabilities, 0, 0, scale)
     see_through = (on_white.astype(np.int16) - on_black.astype(np.int16)).max(axis=2)
     alpha = np.clip(255 - see_through, 0, 255).astype(np.float32)
     colour = on_black.astype(np.float32) * 255.0 / np.maximum(alpha, 1.0)[..., None]

@@ -15,17 +15,9 @@ import numpy.typing as npt
 
 from overlay.render import LAYOUTS
 from overlay.render.compact import CompactLayer, blend, card_content
-from overlay.render.draw import OverlaySettings, OverlayState, render
-from overlay.render.placement import Box
-
-
-def primary_face(state: OverlayState, width: int, mirror: bool) -> Box | None:
-    """The user's face box in the drawn (possibly mirrored) picture."""
-    for face in state.faces:
-        if face.primary:
-            x, y, w, h = face.box
-            return (width - x - w if mirror else x), y, w, h
-    return None
+from overlay.render.detailed import DetailedLayer
+from overlay.render.draw import OverlaySettings, OverlayState
+from overlay.render.placement import Box, primary_face
 
 
 class Renderer:
@@ -37,11 +29,17 @@ class Renderer:
         self.layout = layout
         self.settings = settings
         self._compact = CompactLayer(rule=settings.wording_rule)
+        self._detailed = DetailedLayer(settings)
+
+    @property
+    def detailed_boxes(self) -> dict[str, Box]:
+        """Where the detailed layout drew each element in the last frame (for measuring what it hid)."""
+        return dict(self._detailed.boxes)
 
     def draw(self, frame: npt.NDArray[np.uint8], state: OverlayState) -> npt.NDArray[np.uint8]:
         """A new frame (the input is not modified)."""
         if self.layout == "detailed":
-            return render(frame, state, self.settings)
+            return self._detailed.draw(frame, state)
         image: npt.NDArray[np.uint8] = np.array(frame[:, ::-1] if self.settings.mirror else frame, dtype=np.uint8)
         if self.layout == "compact":
             height, width = image.shape[:2]

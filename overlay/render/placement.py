@@ -13,7 +13,10 @@ margin) are used instead: never over the face.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from overlay.render.draw import OverlayState
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
@@ -90,3 +93,12 @@ class CardPlacer:
 
 def _fit(size: tuple[int, int], area: Box) -> tuple[int, int]:
     return min(size[0], area[2]), min(size[1], area[3])
+
+
+def primary_face(state: OverlayState, width: int, mirror: bool) -> Box | None:
+    """The user's face box in the drawn (possibly mirrored) picture."""
+    for face in state.faces:
+        if face.primary:
+            x, y, w, h = face.box
+            return (width - x - w if mirror else x), y, w, h
+    return None
