@@ -131,6 +131,12 @@ def draw_fused(image: npt.NDArray[np.uint8], fused: FusedState, headline: str, x
 
 def wrap_text(text: str, size: float, max_width: int) -> list[str]:
     """Greedy word wrap to `max_width` pixels at font scale `size`."""
+    return list(_wrapped(text, size, max_width))
+
+
+@functools.lru_cache(maxsize=256)
+def _wrapped(text: str, size: float, max_width: int) -> tuple[str, ...]:
+    # Cached: the same captions are wrapped on every frame until the words change.
     lines: list[str] = []
     current = ""
     for word in text.split():
@@ -142,7 +148,7 @@ def wrap_text(text: str, size: float, max_width: int) -> list[str]:
             current = candidate
     if current:
         lines.append(current)
-    return lines
+    return tuple(lines)
 
 
 def recognizer_label(name: str) -> str:
