@@ -12,7 +12,12 @@ Whisper decodes whole stretches of audio; it has no streaming mode. So:
   busy CPU, and the log says when that makes captions slower than intended;
 - when the utterance closes it is decoded once more with word timestamps: the final text,
   checked against Whisper's failure modes (`whisper_filters.py`). No decode is conditioned
-  on earlier text (a wrong word must not spread) and none is given a prompt.
+  on earlier text (a wrong word must not spread). Whisper leaves out many "um"s and "uh"s; a
+  disfluent prompt (`final_prompt`, OpenAI's advice) makes it write more of them (fillers said
+  by espeak-ng found 6 -> 12 of 13, bench/delivery.py) but it also made Whisper add closing
+  phrases nobody said ("We'll see you next time.", "Bye, sir."): flite's sentences went from
+  WER 0.000 to 0.039 (bench/speech_recognition.py, `whisper-fillers`). Captions come first, so
+  no decode is given a prompt unless a caller asks for it.
 
 The model is a local folder (`emotion-overlay models pull whisper-tiny.en`); the Hugging
 Face hub that faster-whisper would otherwise consult is switched off before it is imported.
@@ -67,6 +72,11 @@ class WhisperSettings:
     ending_silence_s: float = 0.2  # a pause this long probably ends the utterance: no partial, the final comes soon
     gate: GateSettings = field(default_factory=GateSettings)
     filters: FilterSettings = field(default_factory=FilterSettings)
+    final_prompt: str | None = None  # text the final decode continues from (e.g. DISFLUENT_PROMPT); partials get none
+
+
+# A prompt in the style Whisper should write: with it, filler sounds are kept (OpenAI's prompting guide).
+DISFLUENT_PROMPT = "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking."
 
 
 def check_model_folder(path: Path) -> None:
@@ -254,7 +264,7 @@ class WhisperRecognizer:
         self._agreement.reset()
         self._decoded_samples = 0
         started = time.perf_counter()
-        segments = self._decode(closed.audio, self.settings.final_beam, words=True)
+        segments = self._decode(closed.audio, self.settings.final_beam, words=True, prompt=self.settings.final_prompt)
         spent = time.perf_counter() - started
         self.decode_seconds.append(("final", spent))
         self._final_cost.observe(spent)
@@ -289,7 +299,7 @@ class WhisperRecognizer:
         self._agreement.reset()
         return [Utterance(text, origin, origin + len(closed.audio) / SAMPLE_RATE, (), self.name)]
 
-    def _decode(self, audio: npt.NDArray[np.float32], beam: int, words: bool) -> list[Any]:
+    def _decode(self, audio: npt.NDArray[np.float32], beam: int, words: bool, prompt: str | None = None) -> list[Any]:
         """The believed segments of one decode of `audio` (faster-whisper Segments)."""
         segments, _ = self._model.transcribe(
             audio,
@@ -299,7 +309,7 @@ class WhisperRecognizer:
             best_of=1,
             temperature=0.0,  # no sampling fallback: a doubtful decode is dropped, not re-rolled
             condition_on_previous_text=False,
-            initial_prompt=None,
+            initial_prompt=prompt,
             without_timestamps=not words,
             word_timestamps=words,
             vad_filter=False,  # gated already

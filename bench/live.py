@@ -8,11 +8,14 @@ each measured in its own process in the same run: output_fps, latency_ms (frame 
 frame sent: p50, p95, p99), analysis_hz, cpu_percent (of one core) and peak_rss_mb.
 Ours also runs the sound path on the clip's own audio track, as `run` does (voice
 activity + voice model every 0.5 s in a thread; speech recognition and text emotion per
-utterance in a child process), and reports what it adds under `audio`: voice_cpu_percent
-and speech_cpu_percent (of one core), voice_windows_hz and utterances; its cpu_percent
+utterance in a child process; delivery: pace, pauses, pitch in a thread), and reports what
+it adds under `audio`: voice_cpu_percent, speech_cpu_percent and delivery_cpu_percent (of one
+core; `--no-delivery` leaves that stage out), voice_windows_hz and utterances; its cpu_percent
 includes the child's CPU, and the child's peak RSS is given as peak_rss_mb_speech_process.
 Ours also fuses the three and writes the session timeline, as `run` does. `--no-audio`
-leaves the sound path out.
+leaves the sound path out. `--file-sink h264|mpeg4` also writes the annotated MP4 (with its
+sound) as `run --sink file --out` does, encoded that way, into a temp file thrown away
+afterwards; `--no-baseline` measures ours only.
 
 The clip is first converted to 1280x720 (or 1920x1080) at 30 fps (letterboxed; a cached
 copy in the temp folder) unless it already is. The virtual camera is pyvirtualcam's real
@@ -101,8 +104,16 @@ def _cpu_seconds() -> float:
 
 
 def run_ours(
-    clip: Path, seconds: float, sound: Path | None, layout: str = "compact", recognizer: str = "auto"
+    clip: Path,
+    seconds: float,
+    sound: Path | None,
+    layout: str = "compact",
+    recognizer: str = "auto",
+    file_sink: str = "none",
+    delivery: bool = True,
 ) -> dict[str, Any]:
+    from overlay.delivery.live import delivery_stage
+    from overlay.delivery.stage import DeliveryStage
     from overlay.face.live import face_stage
     from overlay.face.stage import FaceStage
     from overlay.media.audio_file import read_audio
@@ -130,29 +141,55 @@ def run_ours(
         voice = VoiceStage()
         speech = SpeechProcess(RecognizerSettings(recognizer))  # as `run` does: the words path in a child process
         stages += [voice_stage(lambda: voice), speech_stage(lambda: speech)]
-    # The session timeline is written as `run` writes it (into a folder thrown away afterwards).
+        if delivery:
+            stages.append(delivery_stage(DeliveryStage))
+    # The session timeline (and the MP4) are written as `run` writes them, into a folder thrown away afterwards.
     folder = tempfile.mkdtemp(prefix="bench-live-")
     timeline = TimelineWriter(Path(folder) / "session.sqlite", {"kind": "bench"})
+    video_out = _file_sink(file_sink, Path(folder) / "out.mp4", source, audio.sample_rate if audio else None)
     cpu = _cpu_seconds()
-    settings = PipelineSettings(layouts=(layout,))  # the virtual camera's layout (compact by default, as `run`)
-    heard = Sound(audio) if audio is not None else None
-    pipeline = LivePipeline(source, stages, [sink], settings, sound=heard, timeline=timeline)
+    sinks: list[Any] = [sink] if video_out is None else [sink, video_out]
+    settings = PipelineSettings(layouts=(layout,) * len(sinks))  # compact by default, as `run`
+    listeners = (video_out.add_sound,) if video_out is not None else ()
+    heard = Sound(audio, listeners) if audio is not None else None
+    pipeline = LivePipeline(source, stages, sinks, settings, sound=heard, timeline=timeline)
     stats = pipeline.run(max_seconds=seconds)
     timeline.close(stats.seconds)
     cpu = _cpu_seconds() - cpu
+    written = None
+    if video_out is not None:  # closed by the pipeline
+        megabits = video_out.path.stat().st_size * 8 / 1e6 if video_out.path.exists() else 0.0
+        written = {"frames": video_out.frames_written, "left_out": video_out.frames_left_out}
+        written["mbit_s"] = megabits / stats.seconds
     shutil.rmtree(folder, ignore_errors=True)
     speech_cpu = stats.cpu_seconds.get("speech-recognition", 0.0)
     cpu += speech_cpu  # the speech child's CPU counts as the app's
     figures = _figures(stats.frames_out, stats.seconds, stats.latencies_ms.newest().tolist(), stats.analyses, cpu)
+    if written is not None:
+        figures["file"] = written
     if audio is not None:
         figures["peak_rss_mb_speech_process"] = stats.peak_rss_mb.get("speech-recognition", 0.0)
         figures["audio"] = {
             "voice_cpu_percent": 100.0 * stats.cpu_seconds.get("voice-analysis", 0.0) / stats.seconds,
             "speech_cpu_percent": 100.0 * speech_cpu / stats.seconds,
+            "delivery_cpu_percent": 100.0 * stats.cpu_seconds.get("delivery-analysis", 0.0) / stats.seconds,
             "voice_windows_hz": stats.counts.get("voice windows", 0) / stats.seconds,
             "utterances": stats.counts.get("utterances", 0),
         }
     return figures
+
+
+def _file_sink(codec: str, out: Path, source: Any, sound_rate: int | None) -> Any:
+    """The annotated MP4 `run --sink file` writes, with `codec` ("none": no file)."""
+    if codec == "none":
+        return None
+    import dataclasses
+
+    from overlay.media.video_encoding import LIVE
+    from overlay.sinks.video_file import VideoFileSink
+
+    encoding = dataclasses.replace(LIVE, h264=codec == "h264")
+    return VideoFileSink(out, source.width, source.height, source.fps, True, sound_rate, encoding)
 
 
 def run_baseline(clip: Path, seconds: float) -> dict[str, Any]:
@@ -208,6 +245,9 @@ def main() -> None:
     parser.add_argument(
         "--recognizer", choices=("auto", "vosk", "whisper", "pocketsphinx"), default="auto", help="ours' words"
     )
+    parser.add_argument("--file-sink", choices=("none", "h264", "mpeg4"), default="none", help="ours' MP4 too")
+    parser.add_argument("--no-baseline", action="store_true", help="measure ours only")
+    parser.add_argument("--no-delivery", action="store_true", help="ours without the delivery stage")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--variant", choices=("ours", "baseline"), help=argparse.SUPPRESS)  # the worker process
     parser.add_argument("--sound", type=Path, help=argparse.SUPPRESS)  # the worker's audio track
@@ -219,7 +259,7 @@ def main() -> None:
     if args.variant:
         clip = args.input
         result = (
-            run_ours(clip, args.seconds, args.sound, args.layout, args.recognizer)
+            run_ours(clip, args.seconds, args.sound, args.layout, args.recognizer, args.file_sink, not args.no_delivery)
             if args.variant == "ours"
             else run_baseline(clip, args.seconds)
         )
@@ -228,11 +268,14 @@ def main() -> None:
 
     clip = prepare_clip(args.input, args.height)
     results: dict[str, Any] = {"input": str(clip), "seconds": args.seconds}
-    for variant in ("ours", "baseline"):
+    variants = ("ours",) if args.no_baseline else ("ours", "baseline")
+    for variant in variants:
         command = [sys.executable, __file__, "--input", str(clip), "--seconds", str(args.seconds), "--variant", variant]
-        command += ["--layout", args.layout, "--recognizer", args.recognizer]
+        command += ["--layout", args.layout, "--recognizer", args.recognizer, "--file-sink", args.file_sink]
         if variant == "ours" and not args.no_audio:
             command += ["--sound", str(args.input)]
+        if args.no_delivery:
+            command.append("--no-delivery")
         worker = subprocess.run(command, capture_output=True, text=True, check=True)
         results[variant] = json.loads(worker.stdout.strip().splitlines()[-1])
     if args.json:
@@ -240,7 +283,7 @@ def main() -> None:
         return
     print(f"{clip} replayed for {args.seconds:.0f} s per variant, {args.height * 16 // 9}x{args.height}, {args.layout}")
     print(f"{'':10}{'out fps':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'analysis/s':>12}{'CPU %':>8}{'RSS MB':>8}")
-    for variant in ("ours", "baseline"):
+    for variant in variants:
         r = results[variant]
         lat = r["latency_ms"]
         print(
@@ -251,7 +294,8 @@ def main() -> None:
         a = results["ours"]["audio"]
         print(
             f"ours' sound path: voice {a['voice_cpu_percent']:.1f} % CPU ({a['voice_windows_hz']:.1f} windows/s), "
-            f"speech recognition + text {a['speech_cpu_percent']:.1f} % CPU ({a['utterances']} utterances)"
+            f"speech recognition + text {a['speech_cpu_percent']:.1f} % CPU ({a['utterances']} utterances), "
+            f"delivery {a['delivery_cpu_percent']:.1f} % CPU"
         )
 
 

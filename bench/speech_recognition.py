@@ -49,6 +49,7 @@ from overlay.voice.activity import VoiceActivityDetector
 from overlay.voice.dataset import load_labelled_speech, parse_ravdess_name
 from tests.flite import VOICES, flite_available, synthesise
 from tests.recognizers import recognizer_factories
+from tests.speech_audio import HARVARD_LIST_1
 from tests.wer import word_error_rate
 
 DEFAULT_DATA = Path(os.environ.get("EMOTION_OVERLAY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -65,18 +66,6 @@ SENTENCES = (
     "I really miss my family",
     "Can you send me the report by Friday",
     "Nothing about this makes any sense to me",
-)
-HARVARD_LIST_1 = (
-    "The birch canoe slid on the smooth planks",
-    "Glue the sheet to the dark blue background",
-    "It is easy to tell the depth of a well",
-    "These days a chicken leg is a rare dish",
-    "Rice is often served in round bowls",
-    "The juice of lemons makes fine punch",
-    "The box was thrown beside the parked truck",
-    "The hogs were fed chopped corn and garbage",
-    "Four hours of steady work faced us",
-    "A large size in stockings is hard to sell",
 )
 ESPEAK_VOICES = ("en-us", "en-us+f3", "en-gb")
 STATEMENTS = {1: "kids are talking by the door", 2: "dogs are sitting by the door"}

@@ -44,13 +44,15 @@ from typing import Any
 import obspython as obs  # provided by OBS inside its embedded Python
 
 SCRIPT_NAME = "Emotion Overlay"
-ELEMENTS = ("label", "blinks", "captions", "bars")
+ELEMENTS = ("label", "blinks", "captions", "bars", "delivery")
 ELEMENT_TITLES = {
     "label": "Emotion label and confidence",
     "blinks": "Blink count and rate",
     "captions": "Captions",
     "bars": "Expression bars",
+    "delivery": "Pace and fillers per minute",
 }
+OPT_IN = ("delivery",)  # off until ticked: the audience sees the scene
 TIMER_MS = 1000  # shows the status line and the log lines from the background threads
 STATUS_EVERY_TICKS = 5  # `status --json` takes ~0.15 s of CPU; every 5 s is ~3 % of one core
 COMMAND_TIMEOUT_S = 90.0
@@ -102,7 +104,7 @@ class Controller:
         if self.values.get("vcam"):
             command += ["--sink", "vcam"]
         command += ["--obs-host", host, "--obs-port", str(port)]
-        elements = [e for e in ELEMENTS if self.values.get(f"show_{e}", True)]
+        elements = [e for e in ELEMENTS if self.values.get(f"show_{e}", e not in OPT_IN)]
         command += ["--obs-elements", ",".join(elements or ["label"])]
         if self.values.get("scene"):
             command += ["--obs-scene", str(self.values["scene"])]
@@ -272,7 +274,7 @@ def script_defaults(settings: Any) -> None:
     obs.obs_data_set_default_string(settings, "host", "127.0.0.1")
     obs.obs_data_set_default_int(settings, "port", 4455)
     for element in ELEMENTS:
-        obs.obs_data_set_default_bool(settings, f"show_{element}", True)
+        obs.obs_data_set_default_bool(settings, f"show_{element}", element not in OPT_IN)
     obs.obs_data_set_default_bool(settings, "stop_on_exit", True)
 
 

@@ -1,7 +1,7 @@
 """Where the parts are built and wired together: one function for each way the app runs.
 
 build_live() is `run` (and the process `start` launches): the camera, the sound, the
-outputs, the three stages and the session file, wired into one LivePipeline. analyze_settings()
+outputs, the stages and the session file, wired into one LivePipeline. analyze_settings()
 is `analyze`: the same stages' settings for recordings. The command line (overlay.cli) only
 parses, calls these and prints; nothing here prints.
 
@@ -98,12 +98,16 @@ def open_outputs(config: Config, context: SinkContext) -> Outputs:
 
 
 def face_settings(config: Config) -> FaceStageSettings:
+    from overlay.attention.head_pose import HeadPoseSettings
     from overlay.face.stage import FaceStageSettings
     from overlay.face.tracking import FaceTrackingSettings
 
     landmarks = Path(config.face.landmarks) if config.face.landmarks else None
     tracking = FaceTrackingSettings(landmarks_path=landmarks, detector=config.face.detector)
-    return FaceStageSettings(tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds)
+    head_pose = HeadPoseSettings(horizontal_fov_deg=config.camera.field_of_view)
+    return FaceStageSettings(
+        tracking=tracking, smoothing_half_life_s=config.face.smoothing_seconds, head_pose=head_pose
+    )
 
 
 def recognizer_settings(config: Config) -> RecognizerSettings:
@@ -162,9 +166,29 @@ class LiveRun:
         return [f"{failure}; the video is kept without the rest of its sound"] if failure else []
 
 
-def build_live(config: Config, loop: bool) -> LiveRun:
-    """`run`: everything wired, devices open, nothing running yet."""
+def _face_stages(config: Config, calibrate: bool) -> tuple[list[Any], Callable[[], Any]]:
+    """The first face stage (built now, so that a missing model fails before any device
+    opens) and how to build another after a fault; each with the user's saved eye-contact calibration."""
+    from overlay.attention.calibration_store import load_calibration
     from overlay.face.stage import FaceStage
+
+    settings = face_settings(config)
+
+    def make_face() -> FaceStage:
+        stage = FaceStage(settings)
+        stage.eye_contact.use_calibration(load_calibration())  # saved by the last --calibrate
+        return stage
+
+    first = make_face()
+    if calibrate:
+        first.start_calibration()
+    return [first], make_face
+
+
+def build_live(config: Config, loop: bool, calibrate: bool = False) -> LiveRun:
+    """`run`: everything wired, devices open, nothing running yet. `calibrate`: the first
+    seconds calibrate eye contact (the user looks into the camera) and replace the saved calibration."""
+    from overlay.delivery.stage import DeliveryStage
     from overlay.render.draw import OverlaySettings
     from overlay.runtime.pipeline import LivePipeline
     from overlay.runtime.stages import PipelineSettings, Sound
@@ -173,8 +197,7 @@ def build_live(config: Config, loop: bool) -> LiveRun:
     from overlay.speech.process import SpeechProcess
     from overlay.voice.stage import VoiceStage, VoiceStageSettings
 
-    face = face_settings(config)
-    spare_face = [FaceStage(face)]  # built now so that a missing model fails before any device opens
+    spare_face, make_face = _face_stages(config, calibrate)
     voice = VoiceStageSettings()
     speech = recognizer_settings(config)
     spare_voice = [VoiceStage(voice)] if config.audio.microphone != "off" else []
@@ -220,9 +243,10 @@ def build_live(config: Config, loop: bool) -> LiveRun:
         return lambda: spares.pop() if spares else make()  # the one built above, then a new one after a fault
 
     stages = _live_stages(
-        first_then_new(spare_face, lambda: FaceStage(face)),
+        first_then_new(spare_face, make_face),
         first_then_new(spare_voice, lambda: VoiceStage(voice)),
         first_then_new(spare_speech, lambda: SpeechProcess(speech)),
+        DeliveryStage,
     )
     pipeline = LivePipeline(source, stages, outputs.frame_sinks, settings, sound, timeline, outputs.state_sinks)
     running.append(pipeline)
@@ -231,15 +255,19 @@ def build_live(config: Config, loop: bool) -> LiveRun:
 
 
 def _live_stages(
-    make_face: Callable[[], Any], make_voice: Callable[[], Any], make_speech: Callable[[], Any]
+    make_face: Callable[[], Any],
+    make_voice: Callable[[], Any],
+    make_speech: Callable[[], Any],
+    make_delivery: Callable[[], Any],
 ) -> list[StageSpec]:
     """The analysis stages of a live run, one spec each: a new modality is its package and a
     line here (the stages that take sound run only when there is sound)."""
+    from overlay.delivery.live import delivery_stage
     from overlay.face.live import face_stage
     from overlay.speech.live import speech_stage
     from overlay.voice.live import voice_stage
 
-    return [face_stage(make_face), voice_stage(make_voice), speech_stage(make_speech)]
+    return [face_stage(make_face), voice_stage(make_voice), speech_stage(make_speech), delivery_stage(make_delivery)]
 
 
 def _sink_context(

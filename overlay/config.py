@@ -80,6 +80,13 @@ class CameraConfig:
         default=False,
         metadata={"help": "flip the picture like a selfie view; text stays readable", **_flag("--mirror")},
     )
+    field_of_view: float = field(
+        default=65.0,
+        metadata={
+            **_between(20.0, 170.0),
+            "help": "the camera's horizontal field of view in degrees (head pose; webcams: 60-78, laptops 65-70)",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,22 @@ class OverlayConfig:
     voice: bool = True
     captions: bool = True
     fused: bool = True
+    delivery: bool = field(default=True, metadata={"help": "the pace and fillers line in the detailed layout"})
+    compact_delivery: bool = field(
+        default=False,
+        metadata={
+            "help": "the pace and fillers line on the compact card and in OBS's compact set (others see these)",
+            **_flag("--compact-delivery"),
+        },
+    )
+    attention: bool = field(default=True, metadata={"help": "the eye-contact cue in the detailed layout"})
+    compact_attention: bool = field(
+        default=False,
+        metadata={
+            "help": "the eye-contact cue (eye contact / looking away N s) on the compact card (others see it)",
+            **_flag("--compact-attention"),
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,9 @@ class Event(str, Enum):
     page): one name each, here; stored and shown as the value."""
 
     DISAGREEMENT = "disagreement"  # face, voice and words read different emotions
+    LONG_PAUSE = "long_pause"  # a silence of 2 s or more inside speech (overlay.delivery)
+    LOOKED_AWAY = "looked_away"  # no eye contact with the camera for over a second (overlay.attention)
+    EYE_CONTACT_CALIBRATED = "eye_contact_calibrated"  # run --calibrate: the user looked into the camera
     PAUSED = "paused"  # the privacy switch
     RESUMED = "resumed"
     CAMERA_LOST = "camera_lost"

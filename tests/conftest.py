@@ -34,6 +34,14 @@ def isolated_sessions(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 
 
 @pytest.fixture(autouse=True)
+def isolated_calibration(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The eye-contact calibration a test's run reads and writes: its own, never the user's."""
+    path = tmp_path_factory.mktemp("calibration") / "eye_contact_calibration.json"
+    monkeypatch.setenv("EMOTION_OVERLAY_CALIBRATION", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
 def isolated_runtime(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The running-process lock and control file of a test's overlay, apart from a real one's."""
     folder = tmp_path_factory.mktemp("runtime")

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from overlay.attention.eye_contact import LookedAway
 from overlay.face.blinks import BlinkState
 from overlay.face.stage import FaceAnalysis
 from overlay.records import AudioBlock, VideoFrame, VoiceEstimate
@@ -47,6 +48,9 @@ class SlowAnalyzer:
             raise RuntimeError("simulated crash")
         time.sleep(self.seconds)
         return FaceAnalysis(frame.timestamp, frame.index, (), HAPPY, HAPPY, NO_BLINKS, ())
+
+    def finish(self) -> tuple[LookedAway, ...]:
+        return ()
 
 
 class ListSink:

@@ -105,3 +105,19 @@ def _flush(container: Any, *streams: Any) -> None:
     for stream in streams:
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+def decodable(path: Path) -> tuple[int, int]:
+    """(frames, damaged packets) of `path`'s video, decoding every packet FFmpeg can, as players
+    do: a damaged packet is skipped, a cut file ends where the demuxer stops."""
+    frames = damaged = 0
+    with av.open(str(path)) as container:
+        try:
+            for packet in container.demux(video=0):
+                try:
+                    frames += len(packet.decode())
+                except av.error.FFmpegError:
+                    damaged += 1
+        except av.error.FFmpegError:
+            pass
+    return frames, damaged

@@ -1,5 +1,5 @@
-"""Every recognizer this machine has, by name, for the benchmarks: PocketSphinx always; Whisper
-(and its 2-thread and greedy-final variants) and Vosk where `emotion-overlay models pull` installed them."""
+"""Every recognizer this machine has, by name, for the benchmarks: PocketSphinx always; Whisper (and its
+2-thread, greedy-final and filler-prompted variants) and Vosk where `emotion-overlay models pull` installed them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from asr.contract import Recognizer
 def recognizer_factories(names: list[str]) -> dict[str, Callable[[], Recognizer]]:
     from asr.pocketsphinx_backend import PocketSphinxRecognizer
     from asr.vosk_backend import VoskRecognizer
-    from asr.whisper_backend import WhisperRecognizer, WhisperSettings
+    from asr.whisper_backend import DISFLUENT_PROMPT, WhisperRecognizer, WhisperSettings
     from overlay.models.store import find_spec, installed_path
 
     whisper = installed_path(find_spec("whisper-tiny.en"))
@@ -35,6 +35,7 @@ def recognizer_factories(names: list[str]) -> dict[str, Callable[[], Recognizer]
         available["whisper"] = lambda: warm(WhisperSettings(whisper))
         available["whisper-2threads"] = lambda: warm(WhisperSettings(whisper, threads=2))
         available["whisper-greedy"] = lambda: warm(WhisperSettings(whisper, final_beam=1))
+        available["whisper-fillers"] = lambda: warm(WhisperSettings(whisper, final_prompt=DISFLUENT_PROMPT))
     if vosk is not None:
         available["vosk"] = lambda: VoskRecognizer(vosk)
     missing = [n for n in names if n not in available]

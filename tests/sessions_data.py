@@ -1,8 +1,9 @@
 """Made-up session files for the review, export and sessions tests: real TimelineWriter output, invented rows.
 
 `write_session` records a 90 s session whose fused emotion drifts from happy through neutral and
-surprise to sad, with face and voice readings, six utterances, blinks, three events and 1 Hz
-thumbnails. The broken files are the kinds a sessions folder may end up holding.
+surprise to sad, with face and voice readings, seven utterances (their words evenly timed, one with
+fillers, each a phrase of speech with its pitch), blinks, three events and 1 Hz thumbnails. The
+broken files are the kinds a sessions folder may end up holding.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from overlay.attention.summary import looked_away_detail
+from overlay.delivery.pitch import PitchFigures
+from overlay.delivery.sound import Phrase
 from overlay.labels import EMOTIONS
 from overlay.records import Event
 from overlay.session.schema import SCHEMA_VERSION
@@ -41,8 +45,12 @@ UTTERANCES: Final = (
     (30.5, 34.0, "let me think about that for a moment", "neutral"),
     (59.96, 62.5, "oh I did not expect that question", "surprise"),  # a hair before 1:00
     (63.0, 67.5, "the last project was hard and we lost the client", "sad"),
+    (70.0, 74.0, "so, um, I think we should, like, wrap up", "neutral"),  # three fillers
     (80.0, 84.0, '<b>tags</b> & "quotes" stay text', "neutral"),
 )
+FILLERS: Final = (("so", 70.0), ("um", 70.444), ("like", 72.667))  # in the utterance at 70 s (words 4/9 s apart)
+# Each utterance is a phrase of speech (the delivery stage's); its pitch's low and high in Hz: one monotone.
+PHRASE_PITCH: Final = ((110.0, 170.0), (105.0, 180.0), (118.0, 125.0), (100.0, 190.0), (95.0, 150.0), (110.0, 160.0))
 EVENTS: Final = (
     (20.0, "disagreement", "face happy, voice neutral"),
     (41.0, "camera_lost", "no frames for 2.0 s"),
@@ -65,6 +73,19 @@ def probabilities_at(t: float, modality: str = "fused") -> npt.NDArray[np.float3
     return probabilities
 
 
+LOOKED_AWAY: Final = (45.0, 48.0)  # the head turned away from the camera
+NO_FACE: Final = (41.0, 43.0)  # while the camera was lost (EVENTS)
+
+
+def attention_at(t: float) -> tuple[float | None, float | None, float | None, float | None]:
+    """Yaw, pitch, roll and eye contact at t: a small sway, a look away, no face while the camera is lost."""
+    if NO_FACE[0] <= t < NO_FACE[1]:
+        return None, None, None, None
+    away = LOOKED_AWAY[0] <= t < LOOKED_AWAY[1]
+    yaw = 35.0 if away else 4.0 * float(np.sin(t / 5.0))
+    return yaw, -3.0 + 2.0 * float(np.cos(t / 7.0)), 1.0, 0.15 if away else 0.85
+
+
 def _thumbnail(t: float) -> bytes:
     image = np.full((48, 64, 3), 40, dtype=np.uint8)
     cv2.circle(image, (32, 24), 10 + int(t) % 8, (80, 160, 230), -1)
@@ -81,28 +102,19 @@ def write_session(
     text: bool = True,
     thumbnails: bool = True,
     paused: tuple[float, float] | None = None,
+    delivery: bool = True,
+    attention: bool = True,
 ) -> Path:
     """A complete session file in `folder`; modalities can be left out, and a stretch paused
-    (no readings in it, its paused and resumed events)."""
+    (no readings in it, its paused and resumed events); `delivery`: the words and phrases too;
+    `attention`: head pose and eye contact (no face while the camera is lost, a look away)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{session_id}.sqlite"
     metadata = {"kind": "analyze", "source": "interview.mp4", "started": "2026-11-25T20:31:07"}
     writer = TimelineWriter(path, metadata, origin=100.0, flush_interval_s=60.0)
     for t in np.arange(0.0, DURATION_S, 1.0 / FACE_HZ):
-        if paused is not None and paused[0] <= t < paused[1]:
-            continue
-        now = 100.0 + float(t)
-        p = probabilities_at(float(t))
-        label = EMOTIONS[int(np.argmax(p))]
-        valence = float(p[EMOTIONS.index("happy")] - p[EMOTIONS.index("sad")])
-        arousal = float(p[EMOTIONS.index("surprise")] + p[EMOTIONS.index("happy")] - 0.3)
-        weights = {"face": 0.6, "voice": 0.3 if voice else 0.0, "text": 0.1 if text else 0.0}
-        writer.add_fused(now, p, label, float(p.max()), valence, arousal, weights)
-        writer.add_estimate(now, "face", probabilities_at(float(t), "face"))
-        if voice and round(float(t) * FACE_HZ) % 5 == 0:
-            writer.add_estimate(now, "voice", probabilities_at(float(t), "voice"))
-        if thumbnails and round(float(t) * FACE_HZ) % 5 == 0:
-            writer.add_thumbnail(now, _thumbnail(float(t)))
+        if paused is None or not paused[0] <= t < paused[1]:
+            _write_moment(writer, float(t), voice=voice, text=text, thumbnails=thumbnails, attention=attention)
     for start in BLINK_TIMES:
         writer.add_blink(100.0 + start, 100.0 + start + 0.18, "blink")
     writer.add_blink(100.0 + 55.0, 100.0 + 56.5, "eyes_closed")
@@ -112,13 +124,59 @@ def write_session(
             p[EMOTIONS.index(label)] = 0.7
             writer.add_utterance(100.0 + start, 100.0 + end, words, "vosk", p / p.sum())
             writer.add_estimate(100.0 + end, "text", p / p.sum())
+    if delivery and text:
+        _write_delivery(writer)
     for t, kind, detail in EVENTS:
         writer.add_event(100.0 + t, Event(kind), detail)
+    if attention:
+        start, end = LOOKED_AWAY
+        writer.add_event(100.0 + start, Event.LOOKED_AWAY, looked_away_detail(end - start, face_lost=False))
     if paused is not None:
         writer.add_event(100.0 + paused[0], Event("paused"), "")
         writer.add_event(100.0 + paused[1], Event("resumed"), "")
     writer.close(duration_s=DURATION_S)
     return path
+
+
+def _write_moment(
+    writer: TimelineWriter, t: float, *, voice: bool, text: bool, thumbnails: bool, attention: bool
+) -> None:
+    """The rows of one face-rate moment: fused, face, every fifth voice and thumbnail, attention."""
+    now = 100.0 + t
+    p = probabilities_at(t)
+    label = EMOTIONS[int(np.argmax(p))]
+    valence = float(p[EMOTIONS.index("happy")] - p[EMOTIONS.index("sad")])
+    arousal = float(p[EMOTIONS.index("surprise")] + p[EMOTIONS.index("happy")] - 0.3)
+    weights = {"face": 0.6, "voice": 0.3 if voice else 0.0, "text": 0.1 if text else 0.0}
+    writer.add_fused(now, p, label, float(p.max()), valence, arousal, weights)
+    writer.add_estimate(now, "face", probabilities_at(t, "face"))
+    if voice and round(t * FACE_HZ) % 5 == 0:
+        writer.add_estimate(now, "voice", probabilities_at(t, "voice"))
+    if thumbnails and round(t * FACE_HZ) % 5 == 0:
+        writer.add_thumbnail(now, _thumbnail(t))
+    if attention:
+        writer.add_attention(now, *attention_at(t))
+
+
+def _write_delivery(writer: TimelineWriter) -> None:
+    """Each utterance as a phrase with its pitch, and its words evenly timed."""
+    for (start, end, text, _), pitch in zip(UTTERANCES, (*PHRASE_PITCH, (100.0, 160.0)), strict=True):
+        figures = PitchFigures((pitch[0] + pitch[1]) / 2, pitch[0], pitch[1], 200)
+        writer.add_phrase(Phrase(100.0 + start - 0.05, 100.0 + end + 0.05, end - start, figures, -22.0, 0.0))
+        tokens = text.split()
+        step = (end - start) / len(tokens)
+        timed = [(w, 100.0 + start + i * step, 100.0 + start + i * step + 0.3, 0.9) for i, w in enumerate(tokens)]
+        writer.add_words(100.0 + start, timed)
+
+
+def write_old_session(folder: Path, session_id: str = "2025-06-01_09-00-00_before-delivery") -> Path:
+    """A session as the version before delivery was measured wrote it (timeline schema 1)."""
+    from unittest import mock
+
+    from overlay.session import schema
+
+    with mock.patch.object(schema, "SCHEMA_VERSION", 1):
+        return write_session(folder, session_id, thumbnails=False, delivery=False, attention=False)
 
 
 def write_not_sqlite(folder: Path, session_id: str = "2026-11-20_09-00-00_garbage") -> Path:

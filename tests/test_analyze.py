@@ -50,7 +50,8 @@ def test_talking_clips_give_timelines_with_every_modality_and_videos_with_their_
         assert {m for row in session.fused_rows for m, w in row.weights.items() if w > 0} == {"face", "voice", "text"}
         video = Path(str(summary["annotated_video"]))
         with av.open(str(video)) as annotated, av.open(str(shared_data / "video" / "talking" / name)) as original:
-            assert annotated.streams.video[0].frames == original.streams.video[0].frames
+            assert annotated.streams.video[0].codec_context.name == "h264"
+            assert sum(1 for _ in annotated.decode(video=0)) == original.streams.video[0].frames
             assert annotated.streams.audio, "the original sound is under the annotated video"
             assert abs(float(annotated.duration - original.duration) / 1e6) < 0.1
 

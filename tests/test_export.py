@@ -41,7 +41,12 @@ def test_csv_parses_back_with_rows_of_every_table(session: Session) -> None:
         "text": len(sessions_data.UTTERANCES),
         "blink": len(sessions_data.BLINK_TIMES) + 1,
         "utterance": len(sessions_data.UTTERANCES),
-        "event": len(sessions_data.EVENTS),
+        "event": len(sessions_data.EVENTS) + 1,  # and the look away
+        "word": sum(len(u[2].split()) for u in sessions_data.UTTERANCES),
+        "phrase": len(sessions_data.UTTERANCES),
+        "pause": len(sessions_data.UTTERANCES) - 1,
+        "filler": len(sessions_data.FILLERS),
+        "attention": N_FUSED,
     }
     fused = [r for r in rows if r["table"] == "fused"]
     assert [float(r["t"]) for r in fused[:3]] == [0.0, 0.2, 0.4]
@@ -50,8 +55,12 @@ def test_csv_parses_back_with_rows_of_every_table(session: Session) -> None:
     utterances = [r for r in rows if r["table"] == "utterance"]
     assert [u["text"] for u in utterances] == [u[2] for u in sessions_data.UTTERANCES]  # quotes, commas survive
     assert utterances[0]["detail"] == "vosk" and float(utterances[0]["end"]) == 7.5
-    events = [r for r in rows if r["table"] == "event"]
+    events = [r for r in rows if r["table"] == "event" and r["kind"] != "looked_away"]
     assert [(float(e["t"]), e["kind"], e["detail"]) for e in events] == list(sessions_data.EVENTS)
+    attention = [r for r in rows if r["table"] == "attention"]
+    no_face = [r for r in attention if r["yaw"] == ""]  # the camera was lost: no face, empty cells
+    assert len(no_face) == round((sessions_data.NO_FACE[1] - sessions_data.NO_FACE[0]) * sessions_data.FACE_HZ)
+    assert all(r["eye_contact"] == "" for r in no_face) and float(attention[0]["eye_contact"]) == 0.85
     blinks = [r for r in rows if r["table"] == "blink"]
     assert {b["kind"] for b in blinks} == {"blink", "eyes_closed"}
     assert all(r["p_happy"] == "" for r in blinks)  # columns a table does not use stay empty
@@ -122,7 +131,7 @@ def test_html_report_draws_offline_in_chromium(session: Session, tmp_path: Path)
     assert 'data-state="ready"' in dom
     points = dict(re.findall(r'data-chart="([^"]+)" data-points="(\d+)"', dom))
     assert int(points["fused"]) == N_FUSED and all(int(n) > 0 for n in points.values())
-    assert dom.count('data-drawn="1"') == 6 and dom.count("<canvas") >= 6
+    assert dom.count('data-drawn="1"') == 10 and dom.count("<canvas") >= 10  # with pace, pitch, eye contact, head
     assert html.escape(sessions_data.UTTERANCES[1][2]) in dom
     assert 'id="sidebar" hidden' in dom or 'id="sidebar" hidden=""' in dom  # one session: no list
     assert "works offline" in dom

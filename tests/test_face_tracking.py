@@ -1,6 +1,7 @@
 """Faces found and followed in real clips; no face where there is none."""
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -120,3 +121,23 @@ def test_face_is_held_when_frames_are_skipped(shared_data: Path) -> None:
                 widths.append(faces[0].box[2] if faces else 0)
     median = float(np.median(widths))
     assert all(0.8 * median <= w <= 1.25 * median for w in widths), widths
+
+
+def test_with_nobody_in_view_the_detector_runs_every_search_every_frames_not_every_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The full-frame search is the tracker's costly part (16 ms at 720p): with no face held it
+    # runs on the first frame and then every `search_every` frames, not on each one.
+    tracker = FaceTracker(FaceTrackingSettings(search_every=6))
+    searches: list[int] = []
+    real_detect = tracker._detect
+
+    def counted_detect(gray: npt.NDArray[np.uint8]) -> Any:
+        searches.append(1)
+        return real_detect(gray)
+
+    monkeypatch.setattr(tracker, "_detect", counted_detect)
+    empty = np.zeros((360, 640, 3), np.uint8)
+    for _ in range(13):
+        assert tracker.track(empty) == []
+    assert len(searches) == 3  # frames 1, 7 and 13

@@ -100,7 +100,7 @@ def _fused(label: str | None, confidence: float, top: float = 0.72) -> FusedStat
 
 def test_the_texts_shown_in_obs() -> None:
     face = np.array([0.05, 0.05, 0.05, 0.05, 0.6, 0.1, 0.1], dtype=np.float32)
-    assert overlay_texts(None) == {"label": "", "blinks": "", "captions": ""}
+    assert overlay_texts(None) == {"label": "", "blinks": "", "captions": "", "delivery": ""}
     assert overlay_texts(OverlayState(expression=face))["label"] == "sad 60%"  # the face when nothing is fused
     fused = OverlayState(expression=face, fused=_fused("happy", 0.715))
     assert overlay_texts(fused)["label"] == "happy 72%"  # the fused label when there is one

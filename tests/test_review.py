@@ -19,7 +19,7 @@ from overlay.session.review_server import ReviewServer
 from tests import sessions_data
 from tests.sessions_data import ARTIFACTS, SESSION_ID, DevTools, chromium, use_sessions_folder, write_session
 
-CHARTS = ("fused", "face", "voice", "text", "valence-arousal", "blinks")
+CHARTS = ("fused", "face", "voice", "text", "valence-arousal", "blinks", "pace", "pitch", "eye-contact", "head")
 
 
 @pytest.fixture
@@ -114,7 +114,12 @@ def test_api_gives_the_session_with_its_series(server: ReviewServer) -> None:
     assert len(data["modalities"]["text"]["t"]) == len(sessions_data.UTTERANCES)
     assert [u["text"] for u in data["utterances"]] == [u[2] for u in sessions_data.UTTERANCES]
     assert [u["label"] for u in data["utterances"]] == [u[3] for u in sessions_data.UTTERANCES]
-    assert [e["kind"] for e in data["events"]] == [e[1] for e in sessions_data.EVENTS]
+    kinds = [e["kind"] for e in data["events"] if e["kind"] != "looked_away"]
+    assert kinds == [e[1] for e in sessions_data.EVENTS]
+    attention = data["attention"]
+    assert attention["measured"] and len(attention["t"]) == n and 0 < attention["threshold"] < 1
+    assert attention["looked_away"] == [{"start": 45.0, "end": 48.0}]
+    assert attention["yaw"][int(41.5 * sessions_data.FACE_HZ)] is None  # no face while the camera was lost
     assert len(data["blinks"]["events"]) == len(sessions_data.BLINK_TIMES) + 1
     rate = dict(zip(data["blinks"]["rate"]["t"], data["blinks"]["rate"]["per_minute"], strict=True))
     assert rate[0.0] is None  # too early to say
@@ -151,7 +156,21 @@ def test_exports_are_downloads(server: ReviewServer) -> None:
         assert status == 200, fmt
         assert headers["content-disposition"] == f'attachment; filename="{SESSION_ID}.{fmt}"'
     rows = list(csv.DictReader(io.StringIO(api(server, f"/api/sessions/{SESSION_ID}/export.csv")[2].decode())))
-    assert {row["table"] for row in rows} == {"fused", "face", "voice", "text", "blink", "utterance", "event"}
+    tables = {
+        "fused",
+        "face",
+        "voice",
+        "text",
+        "blink",
+        "utterance",
+        "event",
+        "word",
+        "phrase",
+        "pause",
+        "filler",
+        "attention",
+    }
+    assert {row["table"] for row in rows} == tables
     assert api(server, f"/api/sessions/{SESSION_ID}/export.pdf")[0] == 404
 
 
@@ -219,6 +238,12 @@ def test_unreadable_files_are_listed_with_the_reason_and_left_untouched(
 # ---------------------------------------------------------------- the page in a browser
 
 
+def card_values(dom: str) -> dict[str, str]:
+    """data-card -> the value shown on each summary card in the page's DOM."""
+    pattern = r'data-card="([\w-]+)"><div class="card-title">[^<]*</div><div class="card-value">([^<]*)<'
+    return dict(re.findall(pattern, dom))
+
+
 def chart_points(dom: str) -> dict[str, int]:
     """data-chart -> data-points of each chart section in the page's DOM."""
     found = re.findall(r'<section class="chart[^"]*" data-chart="([^"]+)" data-points="(\d+)"', dom)
@@ -238,9 +263,10 @@ def test_page_draws_the_session_in_chromium(server: ReviewServer, folder: Path, 
     assert all(n > 0 for n in points.values()), points
     assert dom.count('data-drawn="1"') == len(CHARTS)
     assert dom.count('class="uplot') == len(CHARTS) and dom.count("<canvas") >= len(CHARTS)
+    unmarked = re.sub(r"</?mark[^>]*>", "", dom)  # fillers are marked inside their utterance
     for _, _, text, _ in sessions_data.UTTERANCES:
         escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        assert escaped in dom  # shown as text, never as markup
+        assert escaped in unmarked  # shown as text, never as markup
     assert "<b>tags</b>" not in dom
     assert re.search(r'class="utterance active"[^>]*data-index="3"', dom)  # the utterance at 1:01
     assert 'id="thumbnail"' in dom and "thumbnail?t=61" in dom.replace("&amp;", "&")
@@ -351,3 +377,44 @@ def test_clicks_and_zoom_move_every_chart_together(server: ReviewServer, tmp_pat
         assert browser.evaluate("document.querySelectorAll('.u-legend .u-series.u-off').length") == 4
     finally:
         browser.close()
+
+
+def test_the_delivery_panel_shows_the_figures_and_an_old_session_still_opens(
+    server: ReviewServer, folder: Path, tmp_path: Path
+) -> None:
+    screenshot = ARTIFACTS / "review_delivery.png"
+    dom = chromium(server.url(SESSION_ID), tmp_path, screenshot=screenshot, size="1400,2700")
+    print(f"review page with the delivery panel: {screenshot}")
+    assert 'data-delivery="measured"' in dom
+    cards = card_values(dom)
+    assert cards["pace"] == "108 wpm" and cards["fillers"] == "3" and cards["pauses"] == "5"
+    assert cards["pitch"] == "7.9 st" and cards["talk"].startswith("30")
+    points = chart_points(dom)
+    assert points["pace"] > 0 and points["pitch"] > 0
+    # Fillers marked on the transcript, and the pauses of a second or more between its lines.
+    assert re.findall(r'<mark class="filler"[^>]*>([^<]*)</mark>', dom) == ["so,", "um,", "like,"]
+    assert re.findall(r'class="pause-marker[^"]*"', dom).count('class="pause-marker long"') == 5
+    old = sessions_data.write_old_session(folder)
+    dom = chromium(server.url(old.stem), tmp_path)
+    assert 'data-state="ready"' in dom and 'data-delivery="absent"' in dom
+    assert "not measured" in dom and "recorded by an earlier version" in dom
+    assert chart_points(dom)["pace"] == 0 and chart_points(dom)["fused"] > 0
+
+
+def test_the_attention_panel_shows_eye_contact_and_head_and_an_old_session_still_opens(
+    server: ReviewServer, folder: Path, tmp_path: Path
+) -> None:
+    screenshot = ARTIFACTS / "review_attention.png"
+    dom = chromium(server.url(SESSION_ID), tmp_path, screenshot=screenshot, size="1400,3100")
+    print(f"review page with the attention panel: {screenshot}")
+    assert 'data-attention="measured"' in dom
+    cards = card_values(dom)
+    # 2 s of 90 without a face (the camera was lost); 3 s looking away of the 88 with one.
+    assert cards["face-present"] == "98&nbsp;%" and cards["eye-contact"] == "97&nbsp;%" and cards["looked-away"] == "1"
+    assert cards["head"].endswith("°") and cards["blink-rate"].endswith("/min")
+    points = chart_points(dom)
+    assert points["eye-contact"] == points["head"] == int(sessions_data.DURATION_S * sessions_data.FACE_HZ)
+    old = sessions_data.write_old_session(folder, "2025-06-02_09-00-00_before-attention")
+    dom = chromium(server.url(old.stem), tmp_path)
+    assert 'data-state="ready"' in dom and 'data-attention="absent"' in dom
+    assert "followed the eyes and head" in dom and chart_points(dom)["eye-contact"] == 0

@@ -139,15 +139,16 @@ def test_kill_9_loses_at_most_the_last_second_and_the_file_stays_whole(tmp_path:
 def test_an_older_schema_is_migrated_when_opened_for_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "s.sqlite"
     write_small_session(path)
-    migrations = {**schema.MIGRATIONS, 2: ("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''",)}
+    current = schema.SCHEMA_VERSION
+    migrations = {**schema.MIGRATIONS, current + 1: ("ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''",)}
     monkeypatch.setattr(schema, "MIGRATIONS", migrations)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
     read_session(path)  # reading leaves an old file as it is
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == current
     open_for_writing(path).close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == current + 1
         assert connection.execute("SELECT kind, source FROM events").fetchall() == [("camera_lost", "")]
     assert read_session(path).utterances[0].text == "what a lovely day"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 import os
 import re
@@ -296,6 +297,19 @@ SUMMARY_COLUMNS: Final = (
     "utterances",
     "words",
     "disagreements",
+    # Delivery (overlay.delivery.figures); long_pauses is a list of [start_s, length_s] (JSON text in CSV).
+    "pace_wpm",
+    "long_pauses",
+    "fillers_per_minute",
+    "pitch_range_semitones",
+    "talk_share",
+    "level_dbfs",
+    # Attention (overlay.attention.summary): shares of the analysed time, degrees.
+    "face_present_share",
+    "eye_contact_share",
+    "looked_away",
+    "head_movement_deg",
+    "blink_band",
     "analysis_s",
     "load_s",
     "realtime_factor",
@@ -310,6 +324,8 @@ def summary_row(outcome: FileOutcome) -> dict[str, Any]:
     row = {column: line.get(column, summary.get(column)) for column in SUMMARY_COLUMNS}
     row.update({m: modalities.get(m) for m in MODALITIES})
     row["words"] = len(str(summary.get("transcript", "")).split()) if summary else None
+    attention = summary.get("attention") or {}
+    row.update({k: v for k, v in attention.items() if k in SUMMARY_COLUMNS})
     row.update({k: v for k, v in line["timings"].items() if k in SUMMARY_COLUMNS})
     return row
 
@@ -347,7 +363,7 @@ class SummaryFile:
     def add(self, outcome: FileOutcome) -> None:
         row = summary_row(outcome)
         if self._handle is not None:
-            self._csv.writerow(row)
+            self._csv.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
             self._handle.flush()
         else:
             self._rows.append(row)

@@ -84,3 +84,72 @@ def classification_report(
         per_class=per_class,
         confusion=confusion.tolist(),
     )
+
+
+@dataclass(frozen=True)
+class BinaryScores:
+    """A yes/no detector scored at one threshold; roc_auc from its probabilities (None with one class only)."""
+
+    n: int
+    positives: int
+    accuracy: float
+    precision: float
+    recall: float
+    mcc: float
+    roc_auc: float | None
+
+    @property
+    def always_yes_accuracy(self) -> float:
+        """The accuracy of answering yes every time: the floor accuracy is read against."""
+        return _ratio(self.positives, self.n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "positives": self.positives,
+            "accuracy": self.accuracy,
+            "always_yes_accuracy": self.always_yes_accuracy,
+            "precision": self.precision,
+            "recall": self.recall,
+            "mcc": self.mcc,
+            "roc_auc": self.roc_auc,
+        }
+
+
+def roc_auc(true: npt.ArrayLike, score: npt.ArrayLike) -> float | None:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative (ties count half); None when only one class is present."""
+    y = np.asarray(true, dtype=bool)
+    s = np.asarray(score, dtype=np.float64)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_scores = s[order]
+    # Average ranks over ties (1-based), then the Mann-Whitney U of the positives.
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    average = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(average, counts)
+    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def binary_scores(true: npt.ArrayLike, probability: npt.ArrayLike, threshold: float) -> BinaryScores:
+    """Accuracy, precision, recall and Matthews correlation at `threshold` (yes when probability >= it), and ROC-AUC."""
+    y = np.asarray(true, dtype=bool)
+    p = np.asarray(probability, dtype=np.float64)
+    if y.shape != p.shape or y.ndim != 1:
+        raise ValueError("true and probability must be 1-D arrays of the same length")
+    said = p >= threshold
+    tp, fp = int((said & y).sum()), int((said & ~y).sum())
+    fn, tn = int((~said & y).sum()), int((~said & ~y).sum())
+    denominator = float(np.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    return BinaryScores(
+        n=int(y.size),
+        positives=tp + fn,
+        accuracy=_ratio(tp + tn, y.size),
+        precision=_ratio(tp, tp + fp),
+        recall=_ratio(tp, tp + fn),
+        mcc=_ratio(tp * tn - fp * fn, denominator),
+        roc_auc=roc_auc(y, p),
+    )

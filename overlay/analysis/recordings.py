@@ -8,7 +8,7 @@ Per file, on the file's own clock (the container's presentation times, so the ti
 up with the recording, variable frame rate included):
 1. the sound (when there is any) is decoded in 0.1 s blocks, as a microphone delivers them,
    and streamed through the voice stage and the speech recognizer (never held whole),
-   giving voice and text estimates;
+   giving voice and text estimates, and through the delivery stage (phrases, pauses: overlay.delivery);
 2. every video frame goes through the face stage; before each frame, the voice and text
    estimates of what was heard up to then are handed to fusion, then the face, and the fused
    reading is drawn (with --video) and recorded. A sound-only file is fused 5 times a second.
@@ -51,7 +51,7 @@ from overlay.render.draw import OverlaySettings
 from overlay.render.layouts import Renderer
 from overlay.render.state import captions_as_spoken, overlay_state
 from overlay.session.reading import Session, read_session
-from overlay.session.recorder import SessionRecorder
+from overlay.session.recorder import SessionRecorder, record_delivery
 from overlay.session.store import SUFFIX, ensure_sessions_dir
 from overlay.session.summary import SessionSummary, summarize
 from overlay.speech.stage import RecognizerSettings
@@ -192,7 +192,7 @@ class RecordingAnalyzer:
                 annotated, media_seconds, video_error = self._analyze_into(
                     path, video, audio, SessionRecorder(writer, self.settings.thumbnails)
                 )
-                warning = _damage_warning(path, video) if video is not None else None
+                warning = _damage_warning(video) if video is not None else None
             except BaseException:
                 writer.close()
                 partial.unlink(missing_ok=True)
@@ -242,6 +242,7 @@ class RecordingAnalyzer:
         self, audio: AudioStream | None, recorder: SessionRecorder
     ) -> tuple[list[VoiceEstimate], list[TextEstimate]]:
         """Voice and text estimates of the whole sound track, on the file's clock."""
+        from overlay.delivery.stage import DeliveryStage
         from overlay.speech.stage import SpeechStage
         from overlay.voice.stage import VoiceStage
 
@@ -250,12 +251,15 @@ class RecordingAnalyzer:
         self._recognizer.finish()  # whatever a failed earlier file left in the recognizer
         voice_stage = VoiceStage(model=self._voice_model)
         speech = SpeechStage(self._recognizer, self._text_model)
+        delivery = DeliveryStage()
         voice: list[VoiceEstimate] = []
         texts: list[TextEstimate] = []
         for block in audio.blocks(AUDIO_BLOCK_S):
             voice += voice_stage.feed(block)
             texts += speech.feed(block).finals
+            record_delivery(delivery.feed(block), recorder)
         texts += speech.finish().finals
+        record_delivery(delivery.finish(), recorder)
         recorder.writer.set_meta("recognizer", speech.recognizer_name)
         for estimate in voice:
             recorder.voice(estimate)
@@ -295,6 +299,7 @@ class RecordingAnalyzer:
         finally:
             if sink is not None:
                 video_error = _closed(sink) or video_error
+        recorder.attention_events(self._face.finish())  # a look away still under way ends with the video
         duration = t - start + 1 / video.fps
         if video_only is None:
             return None, duration, None
@@ -307,14 +312,13 @@ class RecordingAnalyzer:
             return None, duration, f"the annotated video was not written: {err}"
 
 
-def _damage_warning(path: Path, video: VideoFrames) -> str | None:
+def _damage_warning(video: VideoFrames) -> str | None:
     """One line when a noticeable part of the recording's video could not be read."""
-    unread = video.unread_seconds()
-    if unread < UNREAD_WARNING_S:
+    unread = video.unread_line()
+    if unread is None:
         return None
-    stated = video.duration_seconds
-    logger.warning("%s: %.1f s of its %.1f s of video could not be read (damaged)", path, unread, stated)
-    return f"{path}: {unread:.1f} s of its {stated:.1f} s of video could not be read (damaged); the rest was analysed"
+    logger.warning("%s", unread)
+    return f"{unread}; the rest was analysed"
 
 
 def _sent(sink: Any, image: Any, at: float) -> str | None:
@@ -412,7 +416,6 @@ def _open_annotated_sink(path: Path, video: VideoFrames, settings: AnalyzeSettin
     return VideoFileSink(Path(name), video.width, video.height, video.fps), Path(name)
 
 
-UNREAD_WARNING_S: Final = 0.5  # video that could not be read, under which no warning is given
 ANNOTATED_SUFFIX: Final = ".annotated.mp4"
 # NAME-HASH.annotated.mp4, HASH the 12 hex digits of the session name (batch.session_name).
 _ANNOTATED_NAME: Final = re.compile(r"-[0-9a-f]{12}" + re.escape(ANNOTATED_SUFFIX) + "$")

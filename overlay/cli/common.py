@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from overlay.errors import OverlayError
@@ -25,23 +26,38 @@ def positive_int(text: str) -> int:
     return value
 
 
-def seconds_or_zero(text: str) -> float:
+def bounded_float(text: str, noun: str, accept: Callable[[float], bool], rule: str) -> float:
+    """A finite number that `accept`s; else argparse's error: "expected NOUN" or "must be RULE"."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+    if not math.isfinite(value) or not accept(value):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
     return value
 
 
+def seconds_or_zero(text: str) -> float:
+    return bounded_float(text, "a number of seconds", lambda value: value >= 0, "0 or more seconds")
+
+
 def positive_seconds(text: str) -> float:
+    return bounded_float(text, "a number of seconds", lambda value: value > 0, "more than 0 seconds")
+
+
+def probability(text: str) -> float:
+    """A threshold strictly between 0 and 1."""
+    return bounded_float(text, "a probability", lambda value: 0 < value < 1, "between 0 and 1")
+
+
+def field_of_view(text: str) -> float:
+    """A camera's field of view in degrees, 10 to 170."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+        raise argparse.ArgumentTypeError(f"expected degrees, got {text!r}") from None
+    if not 10 <= value <= 170:
+        raise argparse.ArgumentTypeError(f"must be 10 to 170 degrees, got {text}")
     return value
 
 

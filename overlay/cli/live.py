@@ -44,7 +44,10 @@ def _run_locked(args: argparse.Namespace, config: Config) -> int:
     from overlay.app import build_live
     from overlay.control.server import ControlActions, ControlServer
 
-    live = build_live(config, loop=args.loop)
+    calibrate = bool(getattr(args, "calibrate", False))
+    live = build_live(config, loop=args.loop, calibrate=calibrate)
+    if calibrate:
+        print("emotion-overlay: calibrating eye contact: look into the camera for 3 s", file=sys.stderr)
     if live.not_recorded:
         print(
             f"emotion-overlay: warning: {live.not_recorded}; no session is recorded, the video goes on", file=sys.stderr
@@ -160,6 +163,8 @@ def status_command(args: argparse.Namespace) -> int:
     active = [name for name in ("face", "voice") if modalities.get(name)]
     if modalities.get("text"):
         active.append(f"words ({modalities['text']})")
+    if modalities.get("delivery"):
+        active.append(f"delivery ({modalities['delivery']})")
     if status["paused"]:
         active = ["nothing (analysis paused)"]
     print(

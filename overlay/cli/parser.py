@@ -8,9 +8,9 @@ from typing import NoReturn, cast
 
 from asr.choose import RECOGNIZERS
 from overlay import __version__
-from overlay.cli.common import actor_set, port, positive_int
+from overlay.cli.common import actor_set, field_of_view, port, positive_int, probability
 from overlay.cli.live import add_run_options, control_command, run_command, start_command, status_command
-from overlay.cli.recordings import add_eval_options, analyze_command
+from overlay.cli.recordings import add_eval_options, analyze_command, eval_command
 from overlay.cli.sessions import export_command, review_command, sessions_command
 from overlay.cli.setup import config_command, devices_command, doctor_command, models_command, service_command
 from overlay.session.captions import CAPTION_FORMATS
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """eval face | voice | text."""
+    """eval face | voice | text | blinks | eye-contact | head."""
     evaluate = commands.add_parser("eval", help="score a model on labelled data")
     modalities = evaluate.add_subparsers(dest="modality", metavar="MODALITY", required=True)
     face = modalities.add_parser(
@@ -87,6 +87,48 @@ def _add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="first write each comment as a speech recognizer would (lower case, no punctuation or emoji)",
     )
     add_eval_options(text)
+    blinks = modalities.add_parser(
+        "blinks",
+        help="score the blink detector on videos annotated frame by frame (.tag files)",
+        description="Score the blink detector on each .tag annotation (Eyeblink8 format) under DIR with the "
+        "video of the same name beside it, run through the face stage as analyze runs it. Detected blinks and "
+        "eyes-closed spans match true blinks one to one by overlap, and by IoU > 0.2; prints precision, recall, "
+        "F1 and the count error per video, then over all (also without each video's first 2 s).",
+    )
+    blinks.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder searched recursively")
+    blinks.add_argument("--json", action="store_true", help="one JSON object per video, then a summary object")
+    blinks.set_defaults(handler=eval_command)
+    eye_contact = modalities.add_parser(
+        "eye-contact",
+        help="score eye contact with the camera on photos listed in a labels CSV",
+        description="Score the eye-contact model on the photos of a labels CSV (columns image, eye_contact; image "
+        "relative to the CSV's folder; eye_contact 1 = looks into the camera, 0 = not). Each photo's largest face "
+        "is found and fitted as live. Prints one line per photo, then a summary: MCC, ROC-AUC, accuracy, "
+        "precision, recall on the faces found, and again with photos without a face counted as not looking.",
+    )
+    eye_contact.add_argument("--data", type=Path, required=True, metavar="CSV", help="labels CSV (image,eye_contact)")
+    eye_contact.add_argument(
+        "--threshold", type=probability, metavar="P", help="eye contact from this probability on (default: the card's)"
+    )
+    add_eval_options(eye_contact)
+    head = modalities.add_parser(
+        "head",
+        help="score head pose (yaw, pitch) on photos listed in a labels CSV",
+        description="Score head pose on the photos of a labels CSV (columns image, yaw, pitch in degrees; image "
+        "relative to the CSV's folder; yaw > 0 = the person turned to their own right, pitch > 0 = face up, as "
+        "headpose/pointing04_dev's labels). Each photo's largest face is found and fitted as live. Prints the share "
+        "of photos with a face found and the mean absolute yaw and pitch errors, in the webcam range (|yaw| <= 45, "
+        "|pitch| <= 30) and over all; with --json, one line per photo first.",
+    )
+    head.add_argument("--data", type=Path, required=True, metavar="CSV", help="labels CSV (image,yaw,pitch)")
+    head.add_argument(
+        "--fov",
+        type=field_of_view,
+        metavar="DEG",
+        help="the camera's horizontal field of view (default: a typical webcam's; the summary says which)",
+    )
+    head.add_argument("--json", action="store_true", help="one JSON object per photo, then a summary object")
+    head.set_defaults(handler=eval_command)
 
 
 def _add_live(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,6 +143,11 @@ def _add_live(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     obs_flags = add_run_options(run)
     obs_flags.add_argument(
         "--obs-cleanup", action="store_true", help="remove the overlay's scene and sources from OBS, then exit"
+    )
+    run.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="first look into the camera for 3 s: calibrates eye contact for you (kept for later runs)",
     )
     run.set_defaults(handler=run_command)
 

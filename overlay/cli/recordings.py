@@ -27,6 +27,12 @@ def eval_command(args: argparse.Namespace) -> int:
     from overlay.speech.text_model import TextEmotionModel
     from overlay.voice.model import VoiceEmotionModel
 
+    if args.modality == "blinks":
+        return _eval_blinks(args.data, args.json)
+    if args.modality == "eye-contact":
+        return _eval_eye_contact(args)
+    if args.modality == "head":
+        return _eval_head(args)
     if args.modality == "face":
         face_model = FaceExpressionModel(args.model, threads=args.threads)
         report = evaluation.evaluate_face(args.data, face_model, ferplus_votes=args.ferplus)
@@ -37,6 +43,56 @@ def eval_command(args: argparse.Namespace) -> int:
         text_model = TextEmotionModel(args.model, threads=args.threads)
         report = evaluation.evaluate_text(args.data, text_model, as_transcripts=args.as_transcripts)
     print(json.dumps(report.to_json()) if args.json else evaluation.format_report(report))
+    return EXIT_OK
+
+
+def _eval_blinks(data: Path, as_json: bool) -> int:
+    """Each annotated video's scores as it is done (flushed), then the scores over all."""
+    from overlay.analysis import blink_eval
+
+    items = []
+    for item in blink_eval.evaluate_blinks(data):
+        items.append(item)
+        print(json.dumps(item.to_json()) if as_json else blink_eval.format_item(item), flush=True)
+    summary = blink_eval.summarize(items)
+    print(json.dumps(summary.to_json()) if as_json else blink_eval.format_summary(summary))
+    return EXIT_OK
+
+
+def _eval_eye_contact(args: argparse.Namespace) -> int:
+    """Each photo's eye contact as it is read (flushed), then the scores over all."""
+    from overlay.analysis import eye_contact_eval
+    from overlay.attention.eye_contact import EyeContactEstimator, EyeContactModel, EyeContactSettings
+    from overlay.face.tracking import FaceTracker
+
+    photos = eye_contact_eval.read_labels(args.data)
+    settings = EyeContactSettings(threshold=args.threshold)
+    estimator = EyeContactEstimator(settings, EyeContactModel(args.model, threads=args.threads))
+    results = []
+    for result in eye_contact_eval.score_photos(photos, estimator, FaceTracker()):
+        results.append(result)
+        if args.json:
+            print(json.dumps(result.to_json()), flush=True)
+    report = eye_contact_eval.summarize(results, estimator.threshold)
+    print(json.dumps(report.to_json()) if args.json else eye_contact_eval.format_eye_contact_report(report))
+    return EXIT_OK
+
+
+def _eval_head(args: argparse.Namespace) -> int:
+    """Each photo's head pose as it is read (flushed, with --json), then the scores over all."""
+    from overlay.analysis import head_pose_eval
+    from overlay.attention.head_pose import HeadPoseSettings
+    from overlay.face.tracking import FaceTracker
+
+    photos = head_pose_eval.read_labels(args.data)
+    settings = HeadPoseSettings() if args.fov is None else HeadPoseSettings(horizontal_fov_deg=args.fov)
+    results = []
+    for result in head_pose_eval.score_photos(photos, FaceTracker(), settings):
+        results.append(result)
+        if args.json:
+            print(json.dumps(result.to_json()), flush=True)
+    report = head_pose_eval.summarize(results, settings)
+    print(json.dumps(report.to_json()) if args.json else head_pose_eval.format_head_pose_report(report))
     return EXIT_OK
 
 
@@ -163,12 +219,57 @@ def _format_summary(name: str, summary: dict[str, Any], video: str | None, capti
     ]
     if summary["transcript"]:
         lines.append(f"  said: {summary['transcript']}")
+    delivery = _delivery_line(summary)
+    if delivery:
+        lines.append(f"  delivery: {delivery}")
+    attention = _attention_line(summary.get("attention"))
+    if attention:
+        lines.append(f"  attention: {attention}")
     lines.append(f"  timeline: {summary['timeline']}")
     if video:
         lines.append(f"  video: {video}")
     if captions:
         lines.append(f"  captions: {captions}")
     return "\n".join(lines)
+
+
+def _attention_line(attention: dict[str, Any] | None) -> str:
+    """Face present, eye contact, looking away, head movement: what a rehearsal coach counts."""
+    if not attention or attention.get("face_present_share") is None:
+        return ""
+    parts = [f"face in view {attention['face_present_share'] * 100:.0f}%"]
+    if attention.get("eye_contact_share") is not None:
+        parts.append(f"eye contact {attention['eye_contact_share'] * 100:.0f}%")
+    parts.append(f"looked away {counted(attention['looked_away'], 'times')} ({attention['looked_away_s']:.0f} s)")
+    if attention.get("head_movement_deg") is not None:
+        parts.append(f"head moved {attention['head_movement_deg']:.0f} deg")
+    if attention.get("blink_band") is not None:
+        low, high = attention["blink_band_per_minute"]
+        parts.append(
+            f"blinks {attention['blinks_per_minute']:.0f}/min ({attention['blink_band']} {low:.0f}-{high:.0f} at rest)"
+        )
+    return ", ".join(parts)
+
+
+def _delivery_line(summary: dict[str, Any]) -> str:
+    """Pace, long pauses, fillers, pitch range, talk share and level, those that were measured."""
+    parts = []
+    if summary.get("pace_wpm") is not None:
+        parts.append(f"{summary['pace_wpm']:.0f} wpm")
+    if summary.get("long_pauses") is not None:
+        parts.append(counted(len(summary["long_pauses"]), "long pauses"))
+    if summary.get("fillers_per_minute") is not None:
+        parts.append(f"{summary['fillers_per_minute']:.1f} fillers/min")
+    if summary.get("pitch_range_semitones") is not None:
+        monotone = ", monotone" if summary.get("monotone") else ""
+        parts.append(f"pitch range {summary['pitch_range_semitones']:.1f} semitones{monotone}")
+    if summary.get("talk_share") is not None:
+        parts.append(f"talking {summary['talk_share'] * 100:.0f}% of the time")
+    if summary.get("level_dbfs") is not None:
+        flags = ", too quiet" if summary.get("too_quiet") else ""
+        flags += ", clipping" if summary.get("clipping") else ""
+        parts.append(f"level {summary['level_dbfs']:.0f} dBFS{flags}")
+    return ", ".join(parts)
 
 
 class _BatchProgress:

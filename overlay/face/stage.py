@@ -2,8 +2,10 @@
 
 For each frame it is given: find and follow faces (overlay.face.tracking), cut the user's
 face as FER2013 frames it (overlay.face.align), read its expression with the project's
-model (the same preprocessing as `eval face`), smooth it over time, and update the blink
-detector from the eye landmarks. Results carry the capture timestamp of their frame.
+model (the same preprocessing as `eval face`), smooth it over time, update the blink
+detector from the eye landmarks, and read where the user's head points and whether they
+look into the camera (overlay.attention), with the looked-away spans that ended. Results
+carry the capture timestamp of their frame.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from overlay.attention.eye_contact import (
+    EyeContact,
+    EyeContactCalibration,
+    EyeContactEstimator,
+    EyeContactSettings,
+    LookAwaySettings,
+    LookAwayState,
+    LookAwayTracker,
+    LookedAway,
+)
+from overlay.attention.head_pose import HeadPose, HeadPoseEstimator, HeadPoseSettings
 from overlay.face.align import aligned_face_crop
 from overlay.face.blinks import BlinkDetector, BlinkEvent, BlinkSettings, BlinkState
 from overlay.face.model import FaceExpressionModel
@@ -27,6 +40,9 @@ class FaceStageSettings:
     tracking: FaceTrackingSettings = field(default_factory=FaceTrackingSettings)
     blinks: BlinkSettings = field(default_factory=BlinkSettings)
     smoothing_half_life_s: float = 0.5  # 0 turns smoothing off
+    head_pose: HeadPoseSettings = field(default_factory=HeadPoseSettings)
+    eye_contact: EyeContactSettings = field(default_factory=EyeContactSettings)
+    look_away: LookAwaySettings = field(default_factory=LookAwaySettings)
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,25 @@ class FaceAnalysis:
     raw_expression: npt.NDArray[np.float32] | None
     blink: BlinkState
     blink_events: tuple[BlinkEvent, ...]
+    head: HeadPose | None = None  # the user's, smoothed; None without a face
+    eye_contact: EyeContact | None = None
+    attention: LookAwayState | None = None
+    looked_away: tuple[LookedAway, ...] = ()  # spans (> LookAwaySettings.min_away_s) that ended on this frame
+    calibrating: bool = False  # the user is asked to look into the camera
+    calibration: EyeContactCalibration | None = None  # made on this frame (the calibration just ended)
+    calibration_failed: str = ""  # why the calibration that just ended could not be made
+
+
+CALIBRATION_S = 3.0  # how long the user looks into the camera for `run --calibrate`
+
+
+@dataclass
+class _Calibrating:
+    """An eye-contact calibration under way: the features of the frames seen since it began."""
+
+    seconds: float
+    started: float | None = None
+    features: list[npt.NDArray[np.float32]] = field(default_factory=list)
 
 
 ANALYSIS_MAX_SIDE = 1280  # frames larger than this (4K, 1440p) are tracked on a copy this size
@@ -52,13 +87,36 @@ class FaceStage:
         self._model = model or FaceExpressionModel(threads=1)
         self._smoother = ProbabilitySmoother(half_life_s=self.settings.smoothing_half_life_s)
         self._blinks = BlinkDetector(self.settings.blinks)
+        self._head = HeadPoseEstimator(self.settings.head_pose)
+        self._eyes = EyeContactEstimator(self.settings.eye_contact)
+        self._away = LookAwayTracker(self._eyes.threshold, self.settings.look_away)
+        self._last_timestamp: float | None = None
+        self._calibrating: _Calibrating | None = None
+
+    def start_calibration(self, seconds: float = CALIBRATION_S) -> None:
+        """Calibrate eye contact on the next `seconds` of frames (the user looks into the camera)."""
+        self._calibrating = _Calibrating(seconds)
+
+    @property
+    def eye_contact(self) -> EyeContactEstimator:
+        """The eye-contact reader (its calibration belongs to the person: kept across reset())."""
+        return self._eyes
 
     def reset(self) -> None:
-        """Forget the faces, smoothing and blinks seen so far (a new recording starts); the
-        models stay loaded, which is what analysing many files one after another needs."""
+        """Forget the faces, smoothing, blinks and looks seen so far (a new recording starts);
+        the models stay loaded, which is what analysing many files one after another needs."""
         self._tracker.reset()
         self._smoother = ProbabilitySmoother(half_life_s=self.settings.smoothing_half_life_s)
         self._blinks = BlinkDetector(self.settings.blinks)
+        self._head.reset()
+        self._away.reset()
+        self._last_timestamp = None
+
+    def finish(self) -> tuple[LookedAway, ...]:
+        """The end of a recording: a looked-away span still under way ends at the last frame."""
+        if self._last_timestamp is None:
+            return ()
+        return tuple(self._away.finish(self._last_timestamp))
 
     def analyze(self, frame: VideoFrame) -> FaceAnalysis:
         faces = self._track(frame.image)
@@ -68,6 +126,20 @@ class FaceStage:
             raw = self._model.predict_face(aligned_face_crop(frame.image, user.landmarks))
             smoothed = self._smoother.update(frame.timestamp, raw)
         events = self._blinks.update(frame.timestamp, None if user is None else user.landmarks)
+        landmarks = None if user is None else user.landmarks
+        height, width = frame.image.shape[:2]
+        head = self._head.update(frame.timestamp, landmarks, (width, height))
+        contact = None
+        calibrating, calibration, failed = self._calibrating is not None, None, ""
+        if landmarks is not None:
+            features = self._eyes.features(frame.image, landmarks)
+            if self._calibrating is not None:
+                self._calibrating.features.append(features)
+            contact = self._eyes.from_features(features)
+        if self._calibrating is not None:
+            calibration, failed = self._calibration_step(frame.timestamp)
+        looked_away = self._away.update(frame.timestamp, None if contact is None else contact.probability)
+        self._last_timestamp = frame.timestamp
         return FaceAnalysis(
             timestamp=frame.timestamp,
             frame_index=frame.index,
@@ -76,7 +148,28 @@ class FaceStage:
             raw_expression=raw,
             blink=self._blinks.state(),
             blink_events=tuple(events),
+            head=head,
+            eye_contact=contact,
+            attention=self._away.state(),
+            looked_away=tuple(looked_away),
+            calibrating=calibrating,
+            calibration=calibration,
+            calibration_failed=failed,
         )
+
+    def _calibration_step(self, timestamp: float) -> tuple[EyeContactCalibration | None, str]:
+        """Ends the calibration once its time is up: the calibration made, or why none could be."""
+        calibrating = self._calibrating
+        assert calibrating is not None
+        if calibrating.started is None:
+            calibrating.started = timestamp
+        if timestamp - calibrating.started < calibrating.seconds:
+            return None, ""
+        self._calibrating = None
+        try:
+            return self._eyes.calibrate(calibrating.features), ""
+        except ValueError as err:  # too few frames with a face
+            return None, f"{err}: keep your face in view and run --calibrate again"
 
     def _track(self, image: npt.NDArray[np.uint8]) -> tuple[TrackedFace, ...]:
         """Faces in frame pixels. A 4K frame is tracked on a copy scaled to ANALYSIS_MAX_SIDE

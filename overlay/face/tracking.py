@@ -127,9 +127,9 @@ class FaceTracker:
             kept.append(_Track((float(centre[0]), float(centre[1]), next_side), track.box_per_landmark_span))
             box = (int(low[0]), int(low[1]), int(high[0] - low[0]), int(high[1] - low[1]))
             faces.append(TrackedFace(box, points, primary=False))
-        self._tracks = kept
-        if not faces:
+        if self._tracks and not faces:
             self._frames_since_detection = self.settings.search_every  # just lost: look again next frame
+        self._tracks = kept
         return faces, consistent
 
     def _detection_scale(self, width: int) -> float:

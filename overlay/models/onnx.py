@@ -15,17 +15,18 @@ from overlay.models.bundled import ModelCard, load_verified_card
 
 
 class OnnxClassifier:
-    """An onnxruntime session over a verified 7-label model; `run` gives probabilities [N, 7].
+    """An onnxruntime session over a verified model with these labels (the 7 emotions unless
+    said); `run` gives probabilities [N, len(labels)].
 
     threads: onnxruntime intra-op threads. Live stages run one input at a time on 1 thread.
     """
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, labels: tuple[str, ...] = EMOTIONS) -> None:
         self.path = path
         self.card: ModelCard = load_verified_card(path)
-        if self.card.labels != EMOTIONS:
+        if self.card.labels != labels:
             raise ModelError(
-                f"{path}: card labels {list(self.card.labels)} differ from the project's {list(EMOTIONS)}; "
+                f"{path}: card labels {list(self.card.labels)} differ from the expected {list(labels)}; "
                 "re-export the model with the project's label order"
             )
         options = ort.SessionOptions()
@@ -47,5 +48,5 @@ class OnnxClassifier:
             for i in range(0, len(inputs), batch)
         ]
         if not outputs:
-            return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+            return np.zeros((0, len(self.card.labels)), dtype=np.float32)
         return np.concatenate(outputs).astype(np.float32)

@@ -8,8 +8,9 @@ Layout (decided here):
   its own items to arrange. Other scenes can show it too (add "Emotion Overlay" to them).
 - Elements, each a source named "Emotion Overlay: <element>" (ELEMENTS): the label (the fused
   reading, else the face expression, with its confidence; top right), blinks (count and rate;
-  bottom left), captions (the last lines said; bottom centre, wrapped), and bars (the
-  expression bars as an image we render; top left). The nested scene has the canvas size.
+  bottom left), captions (the last lines said; bottom centre, wrapped), bars (the
+  expression bars as an image we render; top left), and delivery (pace and fillers per
+  minute; bottom right). The nested scene has the canvas size.
 - Idempotent: sources are matched by these names only (nothing else in the user's collection
   is read or touched). What exists is reused as it is; only what is missing is created, and
   only a newly created source gets our position and size, scaled to the canvas (designed at
@@ -229,12 +230,14 @@ def _placement(element: str, canvas: Canvas) -> dict[str, Any]:
         x, y, alignment = w - m, m, _TOP | _RIGHT
     elif element == "blinks":
         x, y, alignment = m, h - m, _BOTTOM | _LEFT
+    elif element == "delivery":  # bottom right, across from the blinks
+        x, y, alignment = w - m, h - m, _BOTTOM | _RIGHT
     else:  # captions: above the blink line, centred
         x, y, alignment = w / 2, h - m - round(56 * s), _BOTTOM
     return {"positionX": float(x), "positionY": float(y), "alignment": alignment}
 
 
-_FONT_PX: Final = {"label": 56, "blinks": 34, "captions": 36}  # at 720 p
+_FONT_PX: Final = {"label": 56, "blinks": 34, "captions": 36, "delivery": 34}  # at 720 p
 
 
 def _initial_text_settings(element: str, text_kind: str, platform: str, canvas: Canvas) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The card holds the fused reading in words (overlay.render.wording: one label only when it is
 clear), a confidence cue (five dots), a valence/arousal mark (a dot in a small square:
-right = pleasant, up = aroused) and the blink rate. Captions are at most two lines at the
+right = pleasant, up = aroused) and the blink rate; with [overlay] compact_delivery, a line of
+delivery under them (pace and fillers per minute, overlay.delivery). Captions are at most two lines at the
 bottom centre (the top centre when the face is there), the line in progress dimmed, drawn
 as outlined text without a panel, so they hide little of the picture.
 
@@ -33,6 +34,7 @@ _ACCENT = (80, 200, 255)  # BGR amber, as the detailed layout
 _PANEL = (30, 30, 30)
 _PANEL_ALPHA = 0.6
 CARD_SIZE = (250, 78)  # at a 720 px shorter side
+DELIVERY_LINE_H = 22  # what the delivery line adds to the card's height
 CAPTION_LINES = 2
 
 
@@ -125,6 +127,8 @@ class CardContent:
     valence: float  # rounded, for the mark
     arousal: float
     blinks: str  # "12 blinks/min" or ""
+    delivery: str = ""  # "142 wpm, 2 fillers/min" or "": a line of its own under the rest
+    attention: str = ""  # "eye contact", "looking away 3 s" or "": a line of its own under the rest
 
 
 def card_content(
@@ -134,22 +138,31 @@ def card_content(
     blinks_per_minute: float | None,
     analysis_on: bool,
     rule: WordingRule,
+    delivery: str = "",
+    attention: str = "",
 ) -> CardContent:
     blinks = f"{blinks_per_minute:.0f} blinks/min" if blinks_per_minute is not None else ""
     if not analysis_on:
         return CardContent("analysis paused", "paused", 0, 0.0, 0.0, "")
     if probabilities is None:
-        return CardContent("reading...", "waiting", 0, 0.0, 0.0, blinks)
+        return CardContent("reading...", "waiting", 0, 0.0, 0.0, blinks, delivery, attention)
     wording = describe(probabilities, rule)
     dots = max(1, min(5, round(wording.confidence * 5)))
-    return CardContent(wording.text, wording.kind, dots, round(valence, 1), round(arousal, 1), blinks)
+    return CardContent(
+        wording.text, wording.kind, dots, round(valence, 1), round(arousal, 1), blinks, delivery, attention
+    )
 
 
 def draw_card(content: CardContent, scale: float) -> _Canvas:
     w, h = round(CARD_SIZE[0] * scale), round(CARD_SIZE[1] * scale)
-    canvas = _Canvas(w, h)
+    lines = [line for line in (content.delivery, content.attention) if line]  # each a line under the rest
+    extra = round(DELIVERY_LINE_H * scale) * len(lines)
+    canvas = _Canvas(w, h + extra)
     canvas.panel()
     pad = round(10 * scale)
+    for i, line in enumerate(lines):
+        baseline = h + round(DELIVERY_LINE_H * scale) * (i + 1) - pad
+        canvas.text(_fitted(line, 0.45 * scale, w - 2 * pad), (pad, baseline), 0.45 * scale, _DIM)
     words_size = 0.75 * scale if len(content.words) <= 12 else 0.55 * scale
     colour = _ACCENT if content.kind == "confident" else _WHITE
     canvas.text(content.words, (pad, pad + round(24 * scale)), words_size, colour)
@@ -167,6 +180,14 @@ def draw_card(content: CardContent, scale: float) -> _Canvas:
         cy = pad + round((1 - (content.arousal + 1) / 2) * side)
         canvas.circle((cx, cy), max(2, round(5 * scale)), _ACCENT)
     return canvas
+
+
+def _fitted(words: str, size: float, max_width: int) -> str:
+    """`words` cut at the last word that fits in max_width pixels (the line never runs off the card)."""
+    thickness = max(1, round(2 * size))
+    while words and cv2.getTextSize(words, _FONT, size, thickness)[0][0] > max_width:
+        words = words.rsplit(" ", 1)[0] if " " in words else ""
+    return words
 
 
 def caption_lines(finals: tuple[str, ...], partial: str, size: float, max_width: int) -> list[tuple[str, bool]]:

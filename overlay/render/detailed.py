@@ -1,7 +1,7 @@
 """The detailed layout: every modality's reading, placed around the face, never over it.
 
 Each element (the analysis indicator, the fused reading, the face and voice bars, captions,
-the blink line) has a full form and a condensed one (one line of text). Elements are placed
+the blink line, the delivery line) has a full form and a condensed one (one line of text). Elements are placed
 in order of importance: each slides along a frame edge from its usual corner, past the
 elements already placed and past the face, in its full form where it fits and else in its
 condensed form; one that fits nowhere is left out (a tight close-up at 256 px keeps the
@@ -61,6 +61,7 @@ GRID_FRACTION: Final = 0.02  # the face's grid, of the shorter side
 _WHITE = (255, 255, 255)
 _GREY = (170, 170, 170)
 _DIMMED = (175, 175, 175)  # the utterance in progress
+_CUE = (200, 230, 120)  # BGR teal: the eye-contact cue, as the review page's
 
 Painter = Callable[[npt.NDArray[np.uint8], int, int], None]
 
@@ -234,6 +235,9 @@ def _elements(
         forms = tuple(_fused_block(fused, title, k) for k in scales)
         forms += tuple(_line(title, 0.75 * k, k, ACCENT) for k in scales)
         yield Element("fused", forms, ("top_right", "top_left", "bottom_right", "bottom_left"))
+    if settings.attention and state.attention:
+        forms = tuple(_line(state.attention, 0.6 * k, k, _CUE) for k in scales)
+        yield Element("attention", forms, ("top_right", "top_left", "bottom_right", "bottom_left"))
     if settings.expression_bars and state.expression is not None:
         yield Element("face", _bars_forms("face", state.expression, scales), EDGE_ANCHORS)
     if settings.voice and state.voice_enabled:
@@ -251,6 +255,9 @@ def _elements(
             words += "  eyes closed"
         forms = tuple(_line(words, 0.7 * k, k) for k in scales)
         yield Element("blinks", forms, ("bottom_left", "bottom_right", "top_left"))
+    if settings.delivery and state.delivery:
+        forms = tuple(_line(state.delivery, 0.7 * k, k) for k in scales)
+        yield Element("delivery", forms, ("bottom_left", "bottom_right", "top_left", "top_right"))
 
 
 def _fused_block(fused: FusedState, title: str, s: float) -> Block:

@@ -43,6 +43,10 @@ class OverlaySettings:
     voice: bool = True
     captions: bool = True
     fused: bool = True
+    delivery: bool = True  # the pace and fillers line, in the detailed layout
+    compact_delivery: bool = False  # ... and on the compact card (what others see: off unless asked for)
+    attention: bool = True  # the eye-contact cue, in the detailed layout
+    compact_attention: bool = False  # ... and on the compact card (off unless asked for)
     mirror: bool = False
 
     @functools.cached_property
@@ -72,6 +76,8 @@ class OverlayState:
     captions: Captions | None = None  # None: no words path
     fused: FusedState | None = None  # the smoothed reading of all modalities; None before any
     analysis_on: bool = True
+    delivery: str = ""  # the delivery line, e.g. "142 wpm, 2 fillers/min" (overlay.delivery); "" when none
+    attention: str = ""  # the eye-contact cue, e.g. "looking away 3 s" (overlay.render.state.attention_line)
 
 
 def text(

@@ -51,6 +51,8 @@ class Renderer:
                 state.blink.blinks_per_minute if state.blink is not None and self.settings.blinks else None,
                 state.analysis_on,
                 self._compact.rule,
+                state.delivery if self.settings.compact_delivery else "",
+                state.attention if self.settings.compact_attention else "",
             )
             captions = None
             if self.settings.captions and state.captions is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 from overlay.render.draw import Captions, OverlayState
 
 if TYPE_CHECKING:
+    from overlay.delivery.stage import DeliveryReading
     from overlay.face.stage import FaceAnalysis
     from overlay.fusion import FusedState
     from overlay.records import TextEstimate, VoiceEstimate
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 VOICE_FRESH_S: Final = 2.5  # a voice estimate is drawn until this long after its window ended
 CAPTION_LINES: Final = 2  # final utterances kept on screen
 CAPTION_FRESH_S: Final = 8.0  # a final caption is drawn until this long after it was said
+DELIVERY_FRESH_S: Final = 30.0  # the delivery line is drawn until this long after the last words it counts
 
 
 def fresh_voice(voice: VoiceEstimate | None, now: float) -> VoiceEstimate | None:
@@ -55,6 +57,7 @@ def overlay_state(
     fused: FusedState,
     now: float,
     hearing: bool,
+    delivery: str = "",
 ) -> OverlayState:
     """Everything the layouts may draw at `now` (`hearing`: there is sound, so "no speech" means something)."""
     return OverlayState(
@@ -66,12 +69,36 @@ def overlay_state(
         captions=captions,
         analysis_on=True,
         fused=fused,
+        delivery=delivery,
+        attention=attention_line(face),
     )
+
+
+def attention_line(face: FaceAnalysis | None) -> str:
+    """A cue of where the user looks: the calibration prompt, "eye contact", or how long they
+    have looked away (from a second on, when it counts as a look away); "" without a face reading."""
+    if face is None:
+        return ""
+    if face.calibrating:
+        return "calibrating: look into the camera"
+    state = face.attention
+    if state is None or state.looking is None:
+        return ""
+    if state.looking:
+        return "eye contact"
+    away = face.timestamp - state.away_since if state.away_since is not None else 0.0
+    return f"looking away {away:.0f} s" if away >= 1.0 else ""
+
+
+def delivery_line(reading: DeliveryReading | None, now: float) -> str:
+    """The delivery line while its reading is fresh, else ""."""
+    return reading.line() if reading is not None and now - reading.end < DELIVERY_FRESH_S else ""
 
 
 def board_state(readings: Readings, fused: FusedState, now: float, hearing: bool) -> OverlayState:
     """What the layouts draw at `now` in a live run, from the stages' newest readings
-    (overlay.runtime.readings: "face", "voice", "text" as the stages publish them)."""
+    (overlay.runtime.readings: "face", "voice", "text", "delivery" as the stages publish them)."""
     words: Words | None = readings.latest("text")
     captions = captions_at(words.finals, now, words.partial, words.recognizer) if words is not None else None
-    return overlay_state(readings.latest("face"), readings.latest("voice"), captions, fused, now, hearing)
+    delivery = delivery_line(readings.latest("delivery"), now)
+    return overlay_state(readings.latest("face"), readings.latest("voice"), captions, fused, now, hearing, delivery)

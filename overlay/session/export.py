@@ -12,7 +12,13 @@ CSV layout: one long table, a row per measurement, with the columns of CSV_COLUM
 - face / voice / text: t, p_<label> (one modality's own reading)
 - blink: t (start), end, kind ("blink" or "eyes_closed")
 - utterance: t (start), end, text, label, p_<label> (its text emotion), detail (recognizer)
-- event: t, kind ("disagreement", "camera_lost", "stage_restarted", ...), detail
+- event: t, kind ("disagreement", "camera_lost", "stage_restarted", "long_pause", ...), detail
+- word: t (start), end, text (as the recognizer wrote it), confidence (-1: times spread over its utterance)
+- phrase: t (start), end, pitch_hz (median), pitch_range_st, level_dbfs, kind ("monotone" or "")
+- pause: t (start), end, kind ("long" from 2 s, else "pause")
+- filler: t (start), end, text ("um", "you know", ...)
+- attention: t, yaw, pitch, roll (degrees), eye_contact (probability of looking into the
+  camera); empty angles and probability where no face was found
 
 Times are seconds since the session began. Rows come grouped by table, in that order, each
 group sorted by time. Other columns are left empty.
@@ -22,6 +28,16 @@ Captions (srt, vtt): the final utterances as subtitles, timed on the session's c
 
 Blink rate in the review data: blinks per minute over the 60 s before each moment (over the
 time so far while the session is younger than that; none in the first 10 s, too few to say).
+
+Delivery in the review data (`delivery`; overlay.delivery.figures says how each figure is made):
+the pace over the 30 s before each moment on the same kind of grid, the phrases with their pitch
+and level, the pauses, the fillers with their times; each utterance gets its pace and where its
+fillers are among its words (`fillers`: [index, count] of its whitespace-separated words).
+A session recorded before delivery was measured has `delivery.measured` false and nothing else.
+
+Attention in the review data (`attention`; overlay.attention): the head's yaw and pitch and the
+eye-contact probability at each recorded moment (null without a face), the model's threshold,
+and the looked-away spans; `measured` false for a session recorded before (timeline schema < 3).
 """
 
 from __future__ import annotations
@@ -41,12 +57,23 @@ import numpy as np
 import numpy.typing as npt
 
 from overlay import __version__
+from overlay.attention.summary import looked_away_length
+from overlay.delivery.figures import (
+    FigureSettings,
+    is_word,
+    monotone_flags,
+    pace_series,
+    pauses_between,
+    utterance_fillers,
+)
+from overlay.delivery.fillers import find_fillers
 from overlay.errors import OverlayError
 from overlay.files.private import write_private_text
 from overlay.labels import EMOTIONS, MODALITIES
+from overlay.records import Event
 from overlay.session.captions import CAPTION_FORMATS, captions_text
 from overlay.session.reading import Blink, Series, Session, read_thumbnail
-from overlay.session.summary import summarize
+from overlay.session.summary import eye_contact_threshold, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +102,13 @@ CSV_COLUMNS: Final = (
     "kind",
     "text",
     "detail",
+    "pitch_hz",
+    "pitch_range_st",
+    "level_dbfs",
+    "yaw",
+    "pitch",
+    "roll",
+    "eye_contact",
 )
 
 # The page's files, relative to review_assets; the server serves these and nothing else.
@@ -113,6 +147,60 @@ def blink_rate(blinks: Iterable[Blink], duration_s: float) -> tuple[list[float],
     return _rounded(grid, 3), rates
 
 
+def delivery_data(session: Session) -> dict[str, Any]:
+    """The delivery part of the review data (see the module docstring)."""
+    if not session.measured_delivery:
+        return {"measured": False}
+    settings = FigureSettings()
+    phrases = session.phrases
+    utterances = session.utterance_words()
+    step = max(1.0, session.duration_s / MAX_RATE_POINTS)
+    grid = np.append(np.arange(0.0, session.duration_s, step), session.duration_s)
+    if session.duration_s <= 0:
+        grid = np.zeros(0)
+    wpm, _ = pace_series(phrases, utterances, grid.astype(np.float64), settings)
+    monotone = monotone_flags([p.range_semitones for p in phrases], settings)
+    return {
+        "measured": True,
+        "comfortable_wpm": list(settings.comfortable_wpm),
+        "long_pause_s": settings.long_pause_s,
+        "monotone_below_st": settings.monotone_below_st,
+        "pace": {
+            "t": _rounded(np.asarray(grid), 3),
+            "wpm": [None if v is None else round(v, 1) for v in wpm],
+            "window_s": settings.pace_window_s,
+        },
+        "phrases": [
+            {
+                "start": p.start,
+                "end": p.end,
+                "pitch_hz": p.pitch_hz,
+                "range_st": None if p.range_semitones is None else round(p.range_semitones, 2),
+                "monotone": flag,
+                "level_dbfs": p.level_dbfs,
+            }
+            for p, flag in zip(phrases, monotone, strict=True)
+        ],
+        "pauses": [
+            {"start": round(start, 3), "length": round(length, 3), "long": length >= settings.long_pause_s}
+            for start, length in pauses_between(phrases)
+        ],
+        "fillers": [
+            {"start": round(f.start, 3), "end": round(f.end, 3), "word": f.word} for f in utterance_fillers(utterances)
+        ],
+    }
+
+
+def _utterance_delivery(text: str, start: float, end: float) -> dict[str, Any]:
+    """An utterance's pace (its words over its span) and where its fillers are among its words."""
+    tokens = text.split()
+    words = sum(1 for t in tokens if is_word(t))
+    return {
+        "wpm": round(words * 60.0 / (end - start), 1) if end > start else None,
+        "fillers": [[f.index, f.count] for f in find_fillers(tokens)],
+    }
+
+
 def session_data(session: Session, thumbnails: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """Everything the review page draws, as plain JSON: summary, series, transcript, events."""
     rows = session.fused_rows
@@ -145,15 +233,42 @@ def session_data(session: Session, thumbnails: dict[str, list[Any]] | None = Non
                 "recognizer": u.recognizer,
                 "label": u.label,
                 "p": dict(zip(EMOTIONS, (round(p, 4) for p in u.probabilities), strict=True)),
+                **_utterance_delivery(u.text, u.start, u.end),
             }
             for u in session.utterances
         ],
         "events": [{"t": e.t, "kind": e.kind, "detail": e.detail} for e in session.events],
         "thumbnails": {"t": list(session.thumbnail_times)},
+        "delivery": delivery_data(session),
+        "attention": attention_data(session),
     }
     if thumbnails is not None:
         data["thumbnail_images"] = thumbnails
     return data
+
+
+def attention_data(session: Session) -> dict[str, Any]:
+    if session.schema_version < 3:
+        return {"measured": False}
+    rows = session.attention
+
+    def column(values: npt.NDArray[np.float64], digits: int) -> list[float | None]:
+        return [None if np.isnan(v) else round(float(v), digits) for v in values]
+
+    spans = []
+    for event in session.events:
+        length = looked_away_length(event.detail) if event.kind == Event.LOOKED_AWAY else None
+        if length is not None:
+            spans.append({"start": event.t, "end": round(event.t + length, 4)})
+    return {
+        "measured": True,
+        "t": _rounded(rows.t),
+        "yaw": column(rows.yaw, 1),
+        "pitch": column(rows.pitch, 1),
+        "eye_contact": column(rows.eye_contact, 3),
+        "threshold": eye_contact_threshold(session),
+        "looked_away": spans,
+    }
 
 
 def to_json(session: Session) -> str:
@@ -191,6 +306,50 @@ def _csv_rows(session: Session) -> Iterator[dict[str, Any]]:
         yield {"table": "utterance", "t": u.start, "end": u.end, **text_fields, **probabilities(u.probabilities)}
     for event in session.events:
         yield {"table": "event", "t": event.t, "kind": event.kind, "detail": event.detail}
+    yield from _delivery_rows(session)
+    yield from _attention_rows(session)
+
+
+def _attention_rows(session: Session) -> Iterator[dict[str, Any]]:
+    rows = session.attention
+    if not len(rows):
+        return
+
+    def value(v: float, digits: int) -> float | None:
+        return None if np.isnan(v) else round(float(v), digits)
+
+    for t, yaw, pitch, roll, contact in zip(rows.t, rows.yaw, rows.pitch, rows.roll, rows.eye_contact, strict=True):
+        yield {
+            "table": "attention",
+            "t": float(t),
+            "yaw": value(yaw, 2),
+            "pitch": value(pitch, 2),
+            "roll": value(roll, 2),
+            "eye_contact": value(contact, 4),
+        }
+
+
+def _delivery_rows(session: Session) -> Iterator[dict[str, Any]]:
+    settings = FigureSettings()
+    for word in session.words:
+        yield {"table": "word", "t": word.start, "end": word.end, "text": word.text, "confidence": word.confidence}
+    monotone = monotone_flags([p.range_semitones for p in session.phrases], settings)
+    for phrase, flag in zip(session.phrases, monotone, strict=True):
+        span = phrase.range_semitones
+        yield {
+            "table": "phrase",
+            "t": phrase.start,
+            "end": phrase.end,
+            "kind": "monotone" if flag else "",
+            "pitch_hz": phrase.pitch_hz,
+            "pitch_range_st": None if span is None else round(span, 2),
+            "level_dbfs": phrase.level_dbfs,
+        }
+    for start, length in pauses_between(session.phrases):
+        kind = "long" if length >= settings.long_pause_s else "pause"
+        yield {"table": "pause", "t": round(start, 4), "end": round(start + length, 4), "kind": kind}
+    for filler in utterance_fillers(session.utterance_words()):
+        yield {"table": "filler", "t": filler.start, "end": filler.end, "text": filler.word}
 
 
 def to_csv(session: Session) -> str:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from overlay import __version__
+from overlay.attention.eye_contact import DEFAULT_EYE_CONTACT_MODEL
 from overlay.config import without_secrets
 from overlay.errors import OverlayError
 from overlay.face.model import DEFAULT_FACE_MODEL
@@ -22,12 +23,15 @@ def model_versions() -> dict[str, dict[str, str]]:
         "face": DEFAULT_FACE_MODEL,
         "voice": DEFAULT_VOICE_MODEL,
         "text": DEFAULT_TEXT_MODEL,
+        "eye_contact": DEFAULT_EYE_CONTACT_MODEL,
     }.items():
         try:
             card = ModelCard.load(bundled_model_path(folder, filename).with_suffix(".json"))
         except OverlayError:
             continue  # the stage that needs it reports the missing model itself
         versions[modality] = {"name": card.name, "version": card.version, "sha256": card.sha256}
+        if "threshold" in card.raw:  # eye contact: the session's shares are read at the threshold it ran with
+            versions[modality]["threshold"] = str(card.raw["threshold"])
     return versions
 
 

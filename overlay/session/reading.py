@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from overlay.attention.summary import AttentionRows, no_attention
+from overlay.delivery.figures import PhraseSpan, TimedWord
 from overlay.labels import EMOTIONS, MODALITIES
 from overlay.session.schema import PROBABILITY_COLUMNS, TimelineError, check_ours, connect
 
@@ -71,6 +73,15 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    confidence: float  # -1: the recognizer gave no times, they were spread over the utterance
+    utterance: float  # the start of its utterance
+
+
+@dataclass(frozen=True)
 class Session:
     """Everything one session file holds (thumbnails are read on demand: read_thumbnail)."""
 
@@ -86,10 +97,25 @@ class Session:
     utterances: tuple[Utterance, ...]
     events: tuple[Event, ...]
     thumbnail_times: tuple[float, ...] = field(default=())
+    words: tuple[Word, ...] = ()  # schema 2 on: earlier sessions have no words nor phrases
+    phrases: tuple[PhraseSpan, ...] = ()
+    attention: AttentionRows = field(default_factory=no_attention)  # schema 3 on: empty before
 
     @property
     def session_id(self) -> str:
         return self.path.stem
+
+    @property
+    def measured_delivery(self) -> bool:
+        """Whether the session was recorded by a version that measures delivery (schema 2 on)."""
+        return self.schema_version >= 2
+
+    def utterance_words(self) -> list[tuple[TimedWord, ...]]:
+        """Each utterance's words in order (utterances with no words left out)."""
+        grouped: dict[float, list[TimedWord]] = {}
+        for word in self.words:
+            grouped.setdefault(word.utterance, []).append(TimedWord(word.text, word.start, word.end))
+        return [tuple(grouped[start]) for start in sorted(grouped)]
 
 
 @contextlib.contextmanager
@@ -161,6 +187,29 @@ def _read(connection: sqlite3.Connection, path: Path, version: int) -> Session:
     )
     events = tuple(Event(*row) for row in connection.execute("SELECT t, kind, detail FROM events ORDER BY t"))
     thumbnails = tuple(row[0] for row in connection.execute("SELECT t FROM thumbnails ORDER BY t"))
+    words: tuple[Word, ...] = ()
+    phrases: tuple[PhraseSpan, ...] = ()
+    attention = no_attention()
+    if version >= 3:
+        rows = connection.execute("SELECT t, yaw, pitch, roll, eye_contact FROM attention ORDER BY t").fetchall()
+        if rows:
+            # NULL (no face) becomes NaN
+            table = np.array(rows, dtype=np.float64)
+            attention = AttentionRows(*(table[:, i] for i in range(5)))  # t, yaw, pitch, roll, eye_contact
+    if version >= 2:
+        words = tuple(
+            Word(*row)
+            for row in connection.execute(
+                "SELECT start, end, text, confidence, utterance FROM words ORDER BY utterance, start, rowid"
+            )
+        )
+        phrases = tuple(
+            PhraseSpan(*row)  # its fields in their order
+            for row in connection.execute(
+                "SELECT start, end, pitch_low_hz, pitch_high_hz, level_dbfs, clipped, pitch_hz, speech_s "
+                "FROM phrases ORDER BY start"
+            )
+        )
     last_times = [s.t[-1] for s in (*estimates.values(), fused) if len(s)] + [u.end for u in utterances]
     duration = float(meta["duration_s"]) if "duration_s" in meta else max(last_times, default=0.0)
     return Session(
@@ -176,6 +225,9 @@ def _read(connection: sqlite3.Connection, path: Path, version: int) -> Session:
         utterances=utterances,
         events=events,
         thumbnail_times=thumbnails,
+        words=words,
+        phrases=phrases,
+        attention=attention,
     )
 
 

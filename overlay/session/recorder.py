@@ -12,6 +12,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from overlay.attention.eye_contact import LookedAway
+from overlay.attention.summary import looked_away_detail
+from overlay.delivery.sound import Phrase
+from overlay.delivery.stage import DeliveryEvents, words_of
 from overlay.face.stage import FaceAnalysis
 from overlay.fusion import LiveReading
 from overlay.records import Event, TextEstimate, VoiceEstimate
@@ -37,14 +41,38 @@ class SessionRecorder:
 
     def face(self, result: FaceAnalysis, image: npt.NDArray[np.uint8]) -> None:
         t = result.timestamp
-        if result.expression is not None and self._due("face", t, FACE_RECORD_HZ):
-            self.writer.add_estimate(t, "face", result.expression)
+        if self._due("face", t, FACE_RECORD_HZ):
+            if result.expression is not None:
+                self.writer.add_estimate(t, "face", result.expression)
+            head, contact = result.head, result.eye_contact
+            self.writer.add_attention(
+                t,
+                None if head is None else head.yaw,
+                None if head is None else head.pitch,
+                None if head is None else head.roll,
+                None if contact is None else contact.probability,
+            )
+        self.attention_events(result)
         for blink in result.blink_events:
             self.writer.add_blink(blink.start, blink.end, blink.kind)
         if self.thumbnails and result.faces and self._due("thumbnail", t, THUMBNAIL_HZ):
             thumbnail = face_thumbnail(image, result.faces[0].box)
             if thumbnail is not None:
                 self.writer.add_thumbnail(t, thumbnail)
+
+    def attention_events(self, result: FaceAnalysis | tuple[LookedAway, ...]) -> None:
+        """Looked-away spans that ended (a frame's, or those the end of a recording closed) and a calibration."""
+        spans = result if isinstance(result, tuple) else result.looked_away
+        for span in spans:
+            self.writer.add_event(span.start, Event.LOOKED_AWAY, looked_away_detail(span.duration, span.face_lost))
+        if isinstance(result, FaceAnalysis) and result.calibration is not None:
+            calibration = result.calibration
+            self.writer.add_event(
+                result.timestamp,
+                Event.EYE_CONTACT_CALIBRATED,
+                f"{calibration.frames} frames; eye contact read {calibration.probability_before:.0%} -> "
+                f"{calibration.probability_after:.0%} while looking into the camera",
+            )
 
     def voice(self, estimate: VoiceEstimate) -> None:
         if estimate.probabilities is not None:
@@ -53,6 +81,18 @@ class SessionRecorder:
     def utterance(self, text: TextEstimate) -> None:
         self.writer.add_utterance(text.start, text.end, text.text, text.recognizer, text.probabilities)
         self.writer.add_estimate(text.end, "text", text.probabilities)
+        confidences = [w.confidence for w in text.words] if text.words else None
+        words = words_of(text)  # spread over the utterance where the recognizer gave no times (confidence -1)
+        self.writer.add_words(
+            text.start,
+            ((w.text, w.start, w.end, confidences[i] if confidences else -1.0) for i, w in enumerate(words)),
+        )
+
+    def phrase(self, phrase: Phrase) -> None:
+        self.writer.add_phrase(phrase)
+
+    def long_pause(self, start: float, end: float) -> None:
+        self.writer.add_event(start, Event.LONG_PAUSE, f"{end - start:.1f} s without speaking")
 
     def fused(self, reading: LiveReading) -> None:
         state = reading.state
@@ -86,3 +126,12 @@ def face_thumbnail(image: npt.NDArray[np.uint8], box: tuple[int, int, int, int])
     small = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
     ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
     return encoded.tobytes() if ok else None
+
+
+def record_delivery(events: DeliveryEvents, recorder: SessionRecorder) -> None:
+    """The phrases the delivery stage ended, and an event for each long pause before one."""
+    for pause in events.pauses:
+        if pause.long:
+            recorder.long_pause(pause.start, pause.end)
+    for phrase in events.phrases:
+        recorder.phrase(phrase)

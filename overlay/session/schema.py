@@ -17,6 +17,16 @@ marks the file as ours). Times `t`, `start`, `end` are seconds since the session
 - utterances(start, end, text, recognizer, p_*, label): final utterances and their text emotion.
 - events(t, kind, detail): camera lost, stage restarted, disagreement, ...
 - thumbnails(t, jpeg): small JPEGs of the user's face (optional, about 1 Hz).
+- words(start, end, text, confidence, utterance): each final utterance's words as the recognizer
+  wrote them (punctuation kept), `utterance` its utterance's start (schema 2).
+- phrases(start, end, speech_s, pitch_hz, pitch_low_hz, pitch_high_hz, level_dbfs, clipped): the
+  stretches of speech between pauses (overlay.delivery): the pitch's median, 10th and 90th
+  percentile (NULL with too little voicing), the speech's level and share of clipped samples;
+  the pauses are the gaps between them (schema 2).
+- attention(t, yaw, pitch, roll, eye_contact): the user's head pose in degrees and the
+  probability of looking into the camera (overlay.attention), about 10 times a second while
+  the face stage runs; NULLs when no face was found, so the rows also say when a face was
+  there (schema 3). Looked-away spans are events (`looked_away`, at their start).
 
 Migrations: MIGRATIONS[v] brings a file from version v-1 to v; opening an older file to
 write upgrades it, reading never changes it, and a newer file is refused with a clear line.
@@ -41,7 +51,7 @@ from overlay.labels import EMOTIONS
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 3
 APPLICATION_ID: Final = 0x454D4F56  # "EMOV"
 PROBABILITY_COLUMNS: Final = tuple(f"p_{label}" for label in EMOTIONS)
 _P_DECL = ", ".join(f"{c} REAL NOT NULL" for c in PROBABILITY_COLUMNS)
@@ -60,8 +70,28 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "CREATE TABLE events (t REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL)",
         "CREATE TABLE thumbnails (t REAL NOT NULL, jpeg BLOB NOT NULL)",
     ),
+    2: (  # delivery (issue 28): the words with their times, the phrases and their voice
+        "CREATE TABLE words (start REAL NOT NULL, end REAL NOT NULL, text TEXT NOT NULL, confidence REAL NOT NULL, "
+        "utterance REAL NOT NULL)",
+        "CREATE TABLE phrases (start REAL NOT NULL, end REAL NOT NULL, speech_s REAL NOT NULL, pitch_hz REAL, "
+        "pitch_low_hz REAL, pitch_high_hz REAL, level_dbfs REAL NOT NULL, clipped REAL NOT NULL)",
+    ),
+    3: (  # eyes and head (issue 27): where the head pointed and eye contact, with or without a face
+        "CREATE TABLE attention (t REAL NOT NULL, yaw REAL, pitch REAL, roll REAL, eye_contact REAL)",
+    ),
 }
-TABLES: Final = ("meta", "estimates", "fused", "blinks", "utterances", "events", "thumbnails")
+TABLES: Final = (
+    "meta",
+    "estimates",
+    "fused",
+    "blinks",
+    "utterances",
+    "events",
+    "thumbnails",
+    "words",
+    "phrases",
+    "attention",
+)
 
 
 class TimelineError(OverlayError):
@@ -186,6 +216,9 @@ INSERTS: Final = {  # one statement per table, for executemany
     "utterances": f"INSERT INTO utterances VALUES (?, ?, ?, ?, {', '.join('?' * len(EMOTIONS))}, ?)",
     "events": "INSERT INTO events VALUES (?, ?, ?)",
     "thumbnails": "INSERT INTO thumbnails VALUES (?, ?)",
+    "words": "INSERT INTO words VALUES (?, ?, ?, ?, ?)",
+    "phrases": "INSERT INTO phrases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "attention": "INSERT INTO attention VALUES (?, ?, ?, ?, ?)",
     "meta": "INSERT OR REPLACE INTO meta VALUES (?, ?)",
 }
 

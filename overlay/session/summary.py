@@ -6,6 +6,9 @@ fraction of rows on which that label was on top. The same rule for all means a s
 with one modality (a silent face clip) has the same fused and modality dominants; the
 mean, unlike a count of top labels, also weighs how sure each reading was. Blink rate is
 blinks per minute of the session; "eyes closed" spells are counted apart.
+
+Delivery (pace, pauses, fillers, pitch range, loudness, talk share) follows overlay.delivery.figures;
+a session recorded before delivery was measured (timeline schema 1) has None for each figure.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from overlay.attention.eye_contact import DEFAULT_EYE_CONTACT_MODEL
+from overlay.attention.summary import AttentionSummary, looked_away_length, summarize_attention
+from overlay.delivery.figures import DELIVERY_KEYS, DeliveryFigures, delivery_figures
 from overlay.labels import EMOTIONS
+from overlay.models.bundled import ModelCard, bundled_model_path
 from overlay.records import Event
 from overlay.session.reading import Series, Session
 
@@ -40,8 +47,11 @@ class SessionSummary:
     recognizer: str | None
     disagreements: int
     events: dict[str, int]
+    delivery: DeliveryFigures | None = None  # None: recorded before delivery was measured
+    attention: AttentionSummary | None = None  # None: recorded before eyes and head were (schema < 3)
 
     def to_json(self) -> dict[str, Any]:
+        delivery = self.delivery.to_json() if self.delivery is not None else dict.fromkeys(DELIVERY_KEYS)
         return {
             "session": self.session_id,
             "timeline": self.timeline,
@@ -60,6 +70,8 @@ class SessionSummary:
             "recognizer": self.recognizer,
             "disagreements": self.disagreements,
             "events": self.events,
+            **delivery,
+            "attention": self.attention.to_json() if self.attention is not None else None,
         }
 
 
@@ -97,4 +109,30 @@ def summarize(session: Session) -> SessionSummary:
         recognizer=", ".join(sorted(recognizers)) or session.metadata.get("recognizer"),
         disagreements=sum(1 for e in session.events if e.kind == Event.DISAGREEMENT),
         events=dict(Counter(e.kind for e in session.events)),
+        delivery=session_delivery(session),
+        attention=session_attention(session, blinks),
     )
+
+
+def session_delivery(session: Session) -> DeliveryFigures | None:
+    if not session.measured_delivery:
+        return None
+    return delivery_figures(session.phrases, session.utterance_words(), session.duration_s)
+
+
+def session_attention(session: Session, blinks: int) -> AttentionSummary | None:
+    if session.schema_version < 3:
+        return None
+    spans = [looked_away_length(event.detail) for event in session.events if event.kind == Event.LOOKED_AWAY]
+    lengths = [length for length in spans if length is not None]
+    return summarize_attention(session.attention, eye_contact_threshold(session), lengths, blinks)
+
+
+def eye_contact_threshold(session: Session) -> float:
+    """The threshold the session ran with (its metadata), else the installed model's."""
+    models = session.metadata.get("models", {})
+    recorded = models.get("eye_contact", {}).get("threshold") if isinstance(models, dict) else None
+    if recorded is not None:
+        return float(recorded)
+    card = ModelCard.load(bundled_model_path(*DEFAULT_EYE_CONTACT_MODEL).with_suffix(".json"))
+    return float(card.raw["threshold"])

@@ -14,8 +14,9 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,9 @@ from overlay.session.schema import (
     probability_row,
     writer_lock_path,
 )
+
+if TYPE_CHECKING:
+    from overlay.delivery.sound import Phrase
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +110,30 @@ class TimelineWriter:
         label = EMOTIONS[int(np.argmax(probabilities))]
         times = (round(start - self.origin, 4), round(end - self.origin, 4))
         self._rows.put(("utterances", (*times, text, recognizer, *probability_row(probabilities), label)))
+
+    def add_words(self, utterance_start: float, words: Iterable[tuple[str, float, float, float]]) -> None:
+        """An utterance's words: (text, start, end, confidence) each."""
+        utterance = round(utterance_start - self.origin, 4)
+        for text, start, end, confidence in words:
+            times = (round(start - self.origin, 4), round(end - self.origin, 4))
+            self._rows.put(("words", (*times, text, round(confidence, 4), utterance)))
+
+    def add_phrase(self, phrase: Phrase) -> None:
+        pitch = phrase.pitch
+        hz = (round(pitch.median_hz, 2), round(pitch.low_hz, 2), round(pitch.high_hz, 2)) if pitch else (None,) * 3
+        times = (round(phrase.start - self.origin, 4), round(phrase.end - self.origin, 4), round(phrase.speech_s, 3))
+        self._rows.put(("phrases", (*times, *hz, round(phrase.level_dbfs, 2), round(phrase.clipped, 6))))
+
+    def add_attention(
+        self, t: float, yaw: float | None, pitch: float | None, roll: float | None, eye_contact: float | None
+    ) -> None:
+        """One attention row; None where there was no face (or no reading)."""
+
+        def rounded(value: float | None, digits: int) -> float | None:
+            return None if value is None else round(value, digits)
+
+        angles = (rounded(yaw, 2), rounded(pitch, 2), rounded(roll, 2))
+        self._rows.put(("attention", (round(t - self.origin, 4), *angles, rounded(eye_contact, 4))))
 
     def add_event(self, t: float, kind: Event, detail: str) -> None:
         self._rows.put(("events", (round(t - self.origin, 4), kind.value, detail)))

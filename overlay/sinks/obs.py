@@ -5,7 +5,7 @@ The pipeline calls show() on the video thread for every frame; it only swaps one
 or absent OBS never delays the video path or the virtual camera.
 
 The "obs-overlay" thread does the rest, on its own connection:
-- Text sources (label, blinks, captions) are updated at `update_hz` (default 10 per second),
+- Text sources (label, blinks, captions, delivery) are updated at `update_hz` (default 10 per second),
   and only when their text changed. A text update costs OBS about 0.4 ms a call (measured,
   README "OBS"), so even three changing texts at 10 Hz take well under 1 % of OBS's time,
   while 10 Hz is faster than a viewer reads a changing label.
@@ -53,7 +53,7 @@ from overlay.obs.connection import (
     ObsRequestError,
     ObsUnreachable,
 )
-from overlay.obs.elements import ELEMENTS, TEXT_ELEMENTS
+from overlay.obs.elements import ELEMENTS, OPT_IN_ELEMENTS, TEXT_ELEMENTS
 from overlay.obs.scene import OverlayScene, ensure_overlay, source_name
 from overlay.records import Event
 from overlay.render.draw import OverlayState, bars_image
@@ -119,6 +119,7 @@ def overlay_texts(state: OverlayState | None, wording: WordingRule | None = None
     if state.captions is not None:
         lines = [*state.captions.finals, *([state.captions.partial] if state.captions.partial else [])]
         texts["captions"] = "\n".join(lines[-CAPTION_LINES:])
+    texts["delivery"] = state.delivery
     return texts
 
 
@@ -345,12 +346,14 @@ class ObsOverlaySink:
             self._on_event(kind, detail)
 
 
-def elements_shown(elements: tuple[str, ...], layout: str) -> tuple[str, ...]:
-    """The elements OBS shows: clean none; compact the default set less the bars; a list the user chose as it is."""
+def elements_shown(elements: tuple[str, ...], layout: str, compact_delivery: bool = False) -> tuple[str, ...]:
+    """The elements OBS shows: clean none; compact the default set less the bars and the delivery line
+    (unless compact_delivery asks for it); a list the user chose as it is."""
     if layout == "clean":
         return ()
     if layout == "compact" and elements == ELEMENTS:
-        return tuple(e for e in elements if e != "bars")
+        left_out = ("bars",) if compact_delivery else ("bars", *OPT_IN_ELEMENTS)
+        return tuple(e for e in elements if e not in left_out)
     return elements
 
 
@@ -362,7 +365,7 @@ def open_sink(context: SinkContext) -> ObsOverlaySink:
     settings = ObsSinkSettings(
         configured_address(obs),
         obs.scene,
-        elements_shown(obs.elements, context.config.layout_for("obs")),
+        elements_shown(obs.elements, context.config.layout_for("obs"), overlay.compact_delivery),
         obs.update_hz,
         obs.image_hz,
         wording=WordingRule(overlay.confident_at, overlay.lead_at, overlay.mixed_at),

@@ -6,12 +6,19 @@ the end, so a run killed with `kill -9`, a crash or a power cut leaves a file th
 to its last second or so. Live (`run --sink file`) the sound goes in as it comes
 (overlay.media.sound_track), from the audio thread; `analyze --video` writes the picture
 only and copies the recording's own sound in afterwards (overlay.media.mux).
+
+The picture is H.264 where FFmpeg has the encoder (overlay.media.video_encoding). Live, frames
+are encoded on a thread of the sink's own: the video thread only stamps and queues each frame,
+so a slow encoder or disk never holds up the other outputs; a frame that finds the queue (a
+second of frames) full is left out (the video shows the one before a little longer), counted and
+said at the end.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import queue
 import threading
 import time
 from fractions import Fraction
@@ -24,14 +31,18 @@ import numpy.typing as npt
 from overlay.errors import OverlayError
 from overlay.files.private import create_private
 from overlay.media.sound_track import LiveSoundTrack
+from overlay.media.video_encoding import LIVE, RECORDING, VideoEncoding, add_video_stream
 from overlay.records import AudioBlock
 from overlay.sinks.base import SinkContext
 from overlay.sinks.letterbox import letterbox
 
 logger = logging.getLogger(__name__)
 
-CODEC = "mpeg4"  # MPEG-4 part 2: in every FFmpeg build, readable everywhere
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+# Live: a stall of the encoder or the disk this long costs no frame (a busy machine starved the
+# encoder thread for a quarter of a second), in no more memory than this (a 4K picture is 25 MB).
+QUEUE_SECONDS = 1.0
+QUEUE_BYTES = 256 * 2**20
 
 
 class VideoWriteError(OverlayError):
@@ -42,7 +53,7 @@ class VideoWriteError(OverlayError):
         self.disk_full = disk_full
 
 
-def _disk_full(err: Exception) -> bool:
+def _disk_full(err: Exception | None) -> bool:
     return getattr(err, "errno", None) == errno.ENOSPC
 
 
@@ -50,10 +61,18 @@ class VideoFileSink:
     """Write BGR frames of one size to `path` at `fps`, as a fragmented MP4."""
 
     def __init__(
-        self, path: Path, width: int, height: int, fps: float, real_time: bool = False, sound_rate: int | None = None
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        fps: float,
+        real_time: bool = False,
+        sound_rate: int | None = None,
+        encoding: VideoEncoding | None = None,
     ) -> None:
         """`real_time`: frames are stamped by when they are sent (live), else one frame period apart
-        (analyze). `sound_rate` (live only): an audio track of that rate, filled by add_sound()."""
+        (analyze). `sound_rate` (live only): an audio track of that rate, filled by add_sound().
+        `encoding`: by default the one for live runs or for recordings (overlay.media.video_encoding)."""
         self.path, self.width, self.height = path, width, height
         self._real_time = real_time
         if not path.parent.is_dir():
@@ -62,12 +81,8 @@ class VideoFileSink:
         try:
             create_private(path)  # owner-only: the video shows the user's face
             self._container = av.open(str(path), "w", format="mp4", options=FRAGMENTED_MP4)
-            stream = self._container.add_stream(CODEC, rate=rate)
-            assert isinstance(stream, av.VideoStream)
-            stream.width, stream.height = width + width % 2, height + height % 2  # the encoder wants even sizes
-            stream.pix_fmt = "yuv420p"
-            stream.bit_rate = max(1_000_000, int(width * height * float(rate) * 0.15))
-            stream.codec_context.gop_size = max(1, round(float(rate)))  # a key frame (and fragment) each second
+            even = (width + width % 2, height + height % 2)  # the encoders want even sizes
+            stream = add_video_stream(self._container, *even, rate, encoding or (LIVE if real_time else RECORDING))
         except (av.error.FFmpegError, OSError, ValueError) as err:
             raise OverlayError(
                 f"{path}: cannot write a video there ({err}); check the name (.mp4) and permissions"
@@ -85,6 +100,16 @@ class VideoFileSink:
         self._started: float | None = None
         self._last_pts = -1
         self.frames_written = 0
+        self.frames_left_out = 0  # live: the encoder was that far behind (the queue was full)
+        self._failure_told = False  # the failure was raised once (the video thread drops the sink then)
+        self._failure_error: Exception | None = None
+        self._queue: queue.Queue[tuple[npt.NDArray[np.uint8], int] | None] | None = None
+        self._encoder: threading.Thread | None = None
+        if real_time:
+            frames = min(round(float(rate) * QUEUE_SECONDS), QUEUE_BYTES // (3 * width * height))
+            self._queue = queue.Queue(maxsize=max(2, frames))
+            self._encoder = threading.Thread(target=self._encode_queued, name="video-file-encoder", daemon=True)
+            self._encoder.start()
 
     @property
     def started_at(self) -> float | None:
@@ -98,8 +123,7 @@ class VideoFileSink:
         or one frame period after the last."""
         if self._closed:
             return
-        image = letterbox(image, self._stream.width, self._stream.height)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        self._raise_failure()
         # Live, stamped by when it was sent, not by count: a frame the source skipped (it was
         # late) leaves a gap instead of pulling the rest earlier, so the video keeps time with the sound.
         pts = self._last_pts + 1
@@ -110,7 +134,33 @@ class VideoFileSink:
             if self._started is None:
                 self._started = now
             pts = max(pts, round((now - self._started) * self._rate))
-        frame.pts = self._last_pts = pts
+        self._last_pts = pts
+        if self._queue is None:
+            self._encode(image, pts)
+            self._raise_failure()
+            return
+        try:
+            self._queue.put_nowait((image.copy(), pts))  # a copy: the caller may draw the next frame into it
+        except queue.Full:
+            self.frames_left_out += 1
+
+    def _encode_queued(self) -> None:
+        """The encoder thread (live): each queued frame into the file, until close() queues None."""
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            if self.failure is not None:  # after a failure the rest is only drained
+                continue
+            try:
+                self._encode(*item)
+            except Exception as err:  # a thread that died would leave close() waiting on a full queue
+                logger.exception("%s: encoding a frame failed", self.path)
+                self.failure, self._failure_error = self._written_until(err, item[1]), err
+
+    def _encode(self, image: npt.NDArray[np.uint8], pts: int) -> None:
+        """Encode and mux one frame; a failure is kept in `failure` (raised by the next send or close)."""
+        image = letterbox(image, self._stream.width, self._stream.height)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = pts
         frame.time_base = self._time_base
         try:
             packets = self._stream.encode(frame)
@@ -120,13 +170,20 @@ class VideoFileSink:
                 for packet in packets:
                     self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as err:
-            self.failure = self._written_until(err)
-            raise VideoWriteError(self.failure, _disk_full(err)) from None
+            self.failure, self._failure_error = self._written_until(err, pts), err
+            return
         self.frames_written += 1
 
-    def _written_until(self, err: Exception) -> str:
-        """One line: what stopped the video, and how much of it is there (fragmented: playable to there)."""
-        seconds = (self._last_pts + 1) / self._rate
+    def _raise_failure(self) -> None:
+        """Tell the failure once: the caller drops this sink (the other outputs go on) and says it in one line."""
+        if self.failure is not None and not self._failure_told:
+            self._failure_told = True
+            raise VideoWriteError(self.failure, _disk_full(self._failure_error))
+
+    def _written_until(self, err: Exception, pts: int) -> str:
+        """One line: what stopped the video at frame time `pts`, and how much of it is there
+        (fragmented: playable to there)."""
+        seconds = (pts + 1) / self._rate
         if _disk_full(err):
             return (
                 f"the disk holding {self.path} is full: the video stops at {seconds:.1f} s (playable to there); "
@@ -149,6 +206,10 @@ class VideoFileSink:
                 logger.log(logging.INFO if full else logging.WARNING, "%s: %s", self.path, self.sound_failure)
 
     def close(self) -> None:
+        if self._encoder is not None and self._queue is not None:
+            self._queue.put(None)  # after the frames still queued: they go in first
+            self._encoder.join()
+            self._encoder = None
         with self._lock:
             if self._closed:
                 return
@@ -161,15 +222,21 @@ class VideoFileSink:
                 self._container.close()
             except (av.error.FFmpegError, OSError) as err:
                 if self.failure is None:  # the first failure is the one to tell
-                    self.failure = self._written_until(err)
-                    raise VideoWriteError(self.failure, _disk_full(err)) from None
+                    self.failure, self._failure_error = self._written_until(err, self._last_pts), err
                 logger.debug("%s: closing after a failure: %s", self.path, err)
+        if self.frames_left_out:
+            logger.warning(
+                "%s: %d frames were left out of the video: this machine could not encode them as fast as they came",
+                self.path,
+                self.frames_left_out,
+            )
         if self.frames_written == 0:
             # Nothing was shown (the run failed at its start): an empty file would only block the
             # next run's --out ("already exists").
             self.path.unlink(missing_ok=True)
-            return
-        logger.info("wrote %d frames to %s", self.frames_written, self.path)
+        self._raise_failure()
+        if self.frames_written:
+            logger.info("wrote %d frames to %s", self.frames_written, self.path)
 
     def _finish_sound(self) -> None:
         assert self._sound is not None

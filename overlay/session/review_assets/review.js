@@ -29,7 +29,13 @@
     microphone_back: "#2b8a3e",
     stage_restarted: "#495057",
     sink_failed: "#862e9c",
+    long_pause: "#adb5bd",
+    looked_away: "#0c8599",
+    eye_contact_calibrated: "#2b8a3e",
   };
+  const FILLER_COLOUR = "#e8590c";
+  const PAUSE_COLOUR = "#868e96";
+  const TRANSCRIPT_PAUSE_S = 1.0; // pauses at least this long are marked between the transcript's lines
   const MODALITY_NAMES = { face: "Face", voice: "Voice", text: "Words" };
   const SYNC_KEY = "review";
   const TIME_STEPS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
@@ -261,14 +267,18 @@
     $("session").hidden = false;
     renderHead(data);
     renderSummary(data.summary);
+    renderDeliverySummary(data);
+    renderAttentionSummary(data);
     renderLegend();
     renderCharts(data);
-    renderTranscript(data.utterances);
+    renderTranscript(data.utterances, deliveryOf(data));
     renderEvents(data.events);
     renderCursor(null);
     showView();
     document.body.dataset.state = "ready";
     document.body.dataset.session = data.id;
+    document.body.dataset.delivery = deliveryOf(data).measured ? "measured" : "absent";
+    document.body.dataset.attention = attentionOf(data).measured ? "measured" : "absent";
     document.body.dataset.charts = String(state.charts.length);
   }
 
@@ -319,6 +329,212 @@
       card("Disagreements", String(s.disagreements), "face, voice and words apart", "disagreements"),
       card("Valence · arousal", `${signed(s.mean_valence)} · ${signed(s.mean_arousal)}`, "session means, −1 to +1", "mood")
     );
+  }
+
+  // ------------------------------------------------------------ delivery (pace, pauses, fillers, pitch, loudness)
+
+  // A session from before delivery was measured has no `delivery` (or one with measured false).
+  function deliveryOf(data) {
+    return data.delivery && data.delivery.measured ? data.delivery : { measured: false, phrases: [], pauses: [], fillers: [] };
+  }
+
+  function renderDeliverySummary(data) {
+    const s = data.summary;
+    const d = deliveryOf(data);
+    const box = $("delivery-summary");
+    if (!d.measured) {
+      box.replaceChildren(card("Delivery", "not measured", "this session was recorded before emotion-overlay measured pace, pauses and pitch", "delivery"));
+      return;
+    }
+    const [low, high] = d.comfortable_wpm;
+    const pace = s.pace_wpm == null ? "–" : `${Math.round(s.pace_wpm)} wpm`;
+    const paceNote = s.pace_wpm == null ? "no words recognised" : s.pace_wpm < low ? `slow (comfortable ${low}–${high})` : s.pace_wpm > high ? `fast (comfortable ${low}–${high})` : `comfortable (${low}–${high})`;
+    const longPauses = s.long_pauses || [];
+    const pitch = s.pitch_range_semitones == null ? "–" : `${s.pitch_range_semitones.toFixed(1)} st`;
+    const loud = s.level_dbfs == null ? "–" : `${Math.round(s.level_dbfs)} dBFS`;
+    const loudNote = s.level_dbfs == null ? "no speech" : [s.too_quiet ? "too quiet" : "loud enough", s.clipping ? "clipping" : null].filter(Boolean).join(", ");
+    box.replaceChildren(
+      card("Pace", pace, paceNote, "pace"),
+      card("Fillers", String(s.fillers == null ? "–" : s.fillers), s.fillers_per_minute == null ? "no words recognised" : `${s.fillers_per_minute.toFixed(1)} per minute of speaking`, "fillers"),
+      card("Long pauses", String(longPauses.length), `of ${d.long_pause_s} s or more; ${s.pauses} pauses in all`, "pauses"),
+      card("Pitch range", pitch, s.monotone == null ? "too little voicing" : s.monotone ? "monotone" : "varied", "pitch"),
+      card("Loudness", loud, loudNote, "loudness"),
+      card("Talk share", percent(s.talk_share), s.speaking_s ? `${duration(s.speaking_s)} speaking` : "no speech", "talk")
+    );
+  }
+
+  // A phrase's pitch range as a flat segment over its span (null between), split into varied and monotone.
+  function pitchSeries(phrases) {
+    const t = [];
+    const varied = [];
+    const monotone = [];
+    const push = (time, range, flat) => {
+      t.push(t.length ? Math.max(time, t[t.length - 1] + 1e-3) : time);
+      varied.push(range != null && !flat ? range : null);
+      monotone.push(range != null && flat ? range : null);
+    };
+    phrases.forEach((p, i) => {
+      if (i > 0) push((t[t.length - 1] + p.start) / 2, null, false);
+      push(p.start, p.range_st, p.monotone);
+      push(p.end, p.range_st, p.monotone);
+    });
+    return { t, varied, monotone };
+  }
+
+  function addDeliveryCharts(data) {
+    const d = deliveryOf(data);
+    const absent = "Delivery was not measured: the session was recorded by an earlier version.";
+    const pace = d.measured ? d.pace : { t: [], wpm: [], window_s: 30 };
+    addChart({
+      key: "pace",
+      title: "Pace",
+      note: `words per minute over the last ${pace.window_s} s · band: comfortable · grey: pauses · orange: fillers`,
+      x: pace.t,
+      series: [{ label: "wpm", stroke: "#1c7ed6", width: 1.8, value: (u, v) => (v == null ? "–" : `${Math.round(v)}`) }],
+      values: [pace.wpm],
+      range: (u, min, max) => [0, Math.max(200, Math.ceil(((max || 0) * 1.15) / 20) * 20)],
+      height: 150,
+      draw: (u) => drawDelivery(u, d),
+      empty: d.measured ? "No speech was heard." : absent,
+    });
+    const pitch = pitchSeries(d.phrases.filter((p) => p.range_st != null));
+    addChart({
+      key: "pitch",
+      title: "Pitch range",
+      note: `each phrase's pitch range in semitones · red: monotone for this voice · dashed: ${d.monotone_below_st || 3} st`,
+      x: pitch.t,
+      series: [
+        { label: "varied", stroke: "#2b8a3e", width: 3, points: { show: false }, value: (u, v) => (v == null ? "–" : `${v.toFixed(1)} st`) },
+        { label: "monotone", stroke: "#e03131", width: 3, points: { show: false }, value: (u, v) => (v == null ? "–" : `${v.toFixed(1)} st`) },
+      ],
+      values: [pitch.varied, pitch.monotone],
+      range: (u, min, max) => [0, Math.max(12, Math.ceil((max || 0) + 2))],
+      height: 130,
+      draw: (u) => horizontal(u, d.monotone_below_st, "#adb5bd", [5, 4]),
+      empty: d.measured ? "Too little voiced speech to follow the pitch." : absent,
+    });
+  }
+
+  function horizontal(u, value, colour, dash) {
+    if (value == null) return;
+    const ctx = u.ctx;
+    const y = Math.round(u.valToPos(value, "y", true));
+    ctx.save();
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = devicePixelRatio;
+    ctx.setLineDash(dash.map((n) => n * devicePixelRatio));
+    ctx.beginPath();
+    ctx.moveTo(u.bbox.left, y + 0.5);
+    ctx.lineTo(u.bbox.left + u.bbox.width, y + 0.5);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  // The comfortable pace as a band, pauses as grey spans (long ones darker), fillers as orange ticks at the top.
+  function drawDelivery(u, d) {
+    const ctx = u.ctx;
+    const { left, top, width, height } = u.bbox;
+    ctx.save();
+    const [low, high] = d.comfortable_wpm;
+    const y0 = u.valToPos(high, "y", true);
+    const y1 = u.valToPos(low, "y", true);
+    ctx.fillStyle = "rgba(43, 138, 62, 0.10)";
+    ctx.fillRect(left, y0, width, y1 - y0);
+    for (const pause of d.pauses) {
+      const x0 = u.valToPos(pause.start, "x", true);
+      const x1 = u.valToPos(pause.start + pause.length, "x", true);
+      ctx.globalAlpha = pause.long ? 0.35 : 0.15;
+      ctx.fillStyle = PAUSE_COLOUR;
+      ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+    }
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = FILLER_COLOUR;
+    for (const filler of d.fillers) {
+      const x = u.valToPos(filler.start, "x", true);
+      if (x < left || x > left + width) continue;
+      ctx.fillRect(Math.round(x) - devicePixelRatio, top, 2 * devicePixelRatio, 10 * devicePixelRatio);
+    }
+    ctx.restore();
+  }
+
+  // ------------------------------------------------------------ attention (eye contact, head, blinks)
+
+  // A session from before eyes and head were followed has no `attention` (or one with measured false).
+  function attentionOf(data) {
+    return data.attention && data.attention.measured ? data.attention : { measured: false, t: [], yaw: [], pitch: [], eye_contact: [], looked_away: [] };
+  }
+
+  function renderAttentionSummary(data) {
+    const a = data.summary.attention;
+    const box = $("attention-summary");
+    if (!attentionOf(data).measured || !a) {
+      box.replaceChildren(card("Attention", "not measured", "this session was recorded before emotion-overlay followed the eyes and head", "attention"));
+      return;
+    }
+    const [low, high] = a.blink_band_per_minute;
+    const rate = a.blinks_per_minute == null ? "–" : `${Math.round(a.blinks_per_minute)}/min`;
+    box.replaceChildren(
+      card("Face in view", percent(a.face_present_share), "of the time the camera was read", "face-present"),
+      card("Eye contact", a.eye_contact_share == null ? "–" : percent(a.eye_contact_share), "looking into the camera while in view", "eye-contact"),
+      card("Looked away", String(a.looked_away), `for over 1 s; ${Math.round(a.looked_away_s)} s in all`, "looked-away"),
+      card("Blink rate", rate, a.blink_band == null ? "no face in view" : `${a.blink_band} the ${low}–${high} of rest`, "blink-rate"),
+      card("Head movement", a.head_movement_deg == null ? "–" : `${Math.round(a.head_movement_deg)}°`, "spread of where the head pointed", "head")
+    );
+  }
+
+  // Spans shaded across a chart (looked away).
+  function shade(u, spans, colour) {
+    const ctx = u.ctx;
+    const { top, height } = u.bbox;
+    ctx.save();
+    ctx.globalAlpha = 0.15;
+    ctx.fillStyle = colour;
+    for (const span of spans) {
+      const x0 = u.valToPos(span.start, "x", true);
+      const x1 = u.valToPos(span.end, "x", true);
+      ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+    }
+    ctx.restore();
+  }
+
+  function addAttentionCharts(data) {
+    const a = attentionOf(data);
+    const absent = "Eyes and head were not followed: the session was recorded by an earlier version.";
+    const degrees = (u, v) => (v == null ? "–" : `${Math.round(v)}°`);
+    addChart({
+      key: "eye-contact",
+      title: "Eye contact",
+      note: "chance of looking into the camera · dashed: where it counts as eye contact · shaded: looked away over 1 s · gaps: no face",
+      x: a.t,
+      series: [{ label: "eye contact", stroke: "#0c8599", width: 1.6, value: (u, v) => (v == null ? "–" : `${Math.round(v * 100)}%`) }],
+      values: [a.eye_contact],
+      range: [0, 1],
+      height: 120,
+      gap: 1.0,
+      draw: (u) => {
+        shade(u, a.looked_away, "#0c8599");
+        horizontal(u, a.threshold, "#adb5bd", [5, 4]);
+      },
+      empty: a.measured ? "No face was tracked." : absent,
+    });
+    addChart({
+      key: "head",
+      title: "Head",
+      note: "degrees · yaw: turned to the person's own right (+) or left (−) · pitch: up (+) or down (−)",
+      x: a.t,
+      series: [
+        { label: "yaw", stroke: "#7048e8", width: 1.4, value: degrees },
+        { label: "pitch", stroke: "#e8590c", width: 1.4, value: degrees },
+      ],
+      values: [a.yaw, a.pitch],
+      range: (u, min, max) => {
+        const reach = Math.max(20, Math.ceil(Math.max(Math.abs(min || 0), Math.abs(max || 0)) / 10) * 10);
+        return [-reach, reach];
+      },
+      height: 120,
+      gap: 1.0,
+      empty: a.measured ? "No face was tracked." : absent,
+    });
   }
 
   function renderLegend() {
@@ -431,6 +647,8 @@
       empty: "No fused readings were recorded.",
     });
     addBlinkChart(data);
+    addDeliveryCharts(data);
+    addAttentionCharts(data);
   }
 
   // Each utterance's text emotion as a flat segment from its start to its end, with gaps between.
@@ -526,7 +744,7 @@
       series: [{ label: "time", value: (u, v) => clock(v, 1) }, ...spec.series],
       legend: { live: true },
       hooks: {
-        draw: [(u) => drawOverlays(u, spec)],
+        draw: [(u) => spec.draw && spec.draw(u), (u) => drawOverlays(u, spec)],
         setScale: [(u, key) => key === "x" && syncZoom(u)],
       },
     };
@@ -644,12 +862,42 @@
 
   // ------------------------------------------------------------ transcript, events, the selected moment
 
-  function renderTranscript(utterances) {
+  // An utterance's text with its fillers marked (u.fillers: [index, count] of its whitespace-separated words).
+  function utteranceText(u) {
+    const marks = new Map((u.fillers || []).map(([index, count]) => [index, count]));
+    const tokens = u.text.split(/\s+/).filter(Boolean);
+    const parts = [];
+    for (let i = 0; i < tokens.length; i++) {
+      if (parts.length) parts.push(" ");
+      const count = marks.get(i);
+      if (count) {
+        parts.push(el("mark", { class: "filler", title: "filler" }, tokens.slice(i, i + count).join(" ")));
+        i += count - 1;
+      } else {
+        parts.push(tokens[i]);
+      }
+    }
+    return el("span", { class: "utterance-text" }, parts);
+  }
+
+  function pauseMarker(pause) {
+    return el(
+      "li",
+      { class: "pause-marker" + (pause.long ? " long" : ""), "data-start": pause.start.toFixed(2), onclick: () => select(pause.start, "transcript") },
+      el("span", { class: "time" }, clock(pause.start)),
+      `pause ${pause.length.toFixed(1)} s`
+    );
+  }
+
+  function renderTranscript(utterances, delivery) {
     $("transcript-count").textContent = utterances.length ? String(utterances.length) : "";
     const list = $("transcript");
     list.replaceChildren();
     if (!utterances.length) list.append(el("li", { class: "muted empty-line" }, "No speech was recognised."));
+    const pauses = delivery.pauses.filter((p) => p.length >= TRANSCRIPT_PAUSE_S);
+    let next = 0;
     utterances.forEach((u, i) => {
+      while (next < pauses.length && pauses[next].start < u.start) list.append(pauseMarker(pauses[next++]));
       list.append(
         el(
           "li",
@@ -661,11 +909,18 @@
             title: EMOTIONS.map((l) => `${l} ${percent(u.p[l])}`).join(" · "),
             onclick: () => select(u.start, "transcript"),
           },
-          el("span", { class: "utterance-head" }, el("span", { class: "time" }, clock(u.start)), chip(u.label, percent(u.p[u.label]))),
-          el("span", { class: "utterance-text" }, u.text)
+          el(
+            "span",
+            { class: "utterance-head" },
+            el("span", { class: "time" }, clock(u.start)),
+            chip(u.label, percent(u.p[u.label])),
+            delivery.measured && u.wpm != null ? el("span", { class: "utterance-pace muted" }, `${Math.round(u.wpm)} wpm`) : null
+          ),
+          utteranceText(u)
         )
       );
     });
+    while (next < pauses.length) list.append(pauseMarker(pauses[next++]));
   }
 
   function renderEvents(events) {

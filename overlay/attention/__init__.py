@@ -1,0 +1,1 @@
+"""Where the user looks: head pose and eye contact with the camera."""
