@@ -43,6 +43,9 @@ class FaceStageSettings:
     head_pose: HeadPoseSettings = field(default_factory=HeadPoseSettings)
     eye_contact: EyeContactSettings = field(default_factory=EyeContactSettings)
     look_away: LookAwaySettings = field(default_factory=LookAwaySettings)
+    # Eye contact is read this often (about 1 ms a face), the last reading held in between: a
+    # look away counts from a second, so 10 a second follows it; 0 reads every frame.
+    eye_contact_hz: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,13 @@ class FaceStage:
         self._away = LookAwayTracker(self._eyes.threshold, self.settings.look_away)
         self._last_timestamp: float | None = None
         self._calibrating: _Calibrating | None = None
+        self._last_contact: tuple[float, EyeContact] | None = None  # when eye contact was last read, and what
+
+    def _eye_contact_due(self, timestamp: float) -> bool:
+        hz = self.settings.eye_contact_hz
+        if self._calibrating is not None or self._last_contact is None or hz <= 0:
+            return True
+        return timestamp - self._last_contact[0] >= 1.0 / hz - 1e-3
 
     def start_calibration(self, seconds: float = CALIBRATION_S) -> None:
         """Calibrate eye contact on the next `seconds` of frames (the user looks into the camera)."""
@@ -111,6 +121,7 @@ class FaceStage:
         self._head.reset()
         self._away.reset()
         self._last_timestamp = None
+        self._last_contact = None
 
     def finish(self) -> tuple[LookedAway, ...]:
         """The end of a recording: a looked-away span still under way ends at the last frame."""
@@ -129,13 +140,18 @@ class FaceStage:
         landmarks = None if user is None else user.landmarks
         height, width = frame.image.shape[:2]
         head = self._head.update(frame.timestamp, landmarks, (width, height))
-        contact = None
         calibrating, calibration, failed = self._calibrating is not None, None, ""
-        if landmarks is not None:
+        contact = None
+        if landmarks is not None and self._eye_contact_due(frame.timestamp):
             features = self._eyes.features(frame.image, landmarks)
             if self._calibrating is not None:
                 self._calibrating.features.append(features)
             contact = self._eyes.from_features(features)
+            self._last_contact = (frame.timestamp, contact)
+        elif landmarks is not None and self._last_contact is not None:
+            contact = self._last_contact[1]
+        else:
+            self._last_contact = None
         if self._calibrating is not None:
             calibration, failed = self._calibration_step(frame.timestamp)
         looked_away = self._away.update(frame.timestamp, None if contact is None else contact.probability)
