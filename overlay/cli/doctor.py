@@ -112,13 +112,14 @@ def _config() -> Check:
 
 
 def _bundled_models() -> Check:
+    from overlay.attention.eye_contact import DEFAULT_EYE_CONTACT_MODEL
     from overlay.face.model import DEFAULT_FACE_MODEL
     from overlay.models.bundled import bundled_model_path, load_verified_card
     from overlay.speech.text_model import DEFAULT_TEXT_MODEL
     from overlay.voice.model import DEFAULT_VOICE_MODEL
 
     found = []
-    for folder, filename in (DEFAULT_FACE_MODEL, DEFAULT_VOICE_MODEL, DEFAULT_TEXT_MODEL):
+    for folder, filename in (DEFAULT_FACE_MODEL, DEFAULT_VOICE_MODEL, DEFAULT_TEXT_MODEL, DEFAULT_EYE_CONTACT_MODEL):
         path = bundled_model_path(folder, filename)
         try:
             card = load_verified_card(path)

@@ -1,4 +1,4 @@
-"""Putting the original sound back under an annotated video (OpenCV writes pictures only).
+"""Putting the original sound back under an annotated video (`analyze --video` encodes the pictures alone first).
 
 The annotated video's packets are copied as they are; the sound is copied too when MP4
 can hold it (AAC, MP3), else re-encoded to AAC. Sound is shifted so that it lines up with
