@@ -52,7 +52,7 @@ def test_a_face_that_leaves_for_two_seconds_is_one_look_away_in_the_session(shar
             if index == len(clip) // 2:
                 assert result.head is not None and result.eye_contact is not None
                 assert abs(result.head.yaw) < 25 and result.eye_contact.probability > 0.5  # she faces the camera
-        recorder.attention_events(stage.finish())
+        recorder.looked_away(stage.finish())
     session = read_session(path)
     away = [e for e in session.events if e.kind == "looked_away"]
     assert len(away) == 1 and "face lost" in away[0].detail

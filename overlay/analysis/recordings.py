@@ -299,7 +299,7 @@ class RecordingAnalyzer:
         finally:
             if sink is not None:
                 video_error = _closed(sink) or video_error
-        recorder.attention_events(self._face.finish())  # a look away still under way ends with the video
+        recorder.looked_away(self._face.finish())  # a look away still under way ends with the video
         duration = t - start + 1 / video.fps
         if video_only is None:
             return None, duration, None

@@ -63,7 +63,7 @@ def _finish(analyzer: Analyzer, readings: Readings) -> None:
     """The run ends: a look away still under way is recorded up to the last frame."""
     spans = analyzer.finish()
     if readings.recorder is not None and spans:
-        readings.recorder.attention_events(spans)
+        readings.recorder.looked_away(spans)
 
 
 def _status(readings: Readings, now: float) -> bool:

@@ -247,13 +247,15 @@ def session_data(session: Session, thumbnails: dict[str, list[Any]] | None = Non
     return data
 
 
+def _rounded_or_none(value: float, digits: int) -> float | None:
+    """An attention value for JSON and CSV: NaN (no face) becomes None."""
+    return None if np.isnan(value) else round(float(value), digits)
+
+
 def attention_data(session: Session) -> dict[str, Any]:
     if session.schema_version < 3:
         return {"measured": False}
     rows = session.attention
-
-    def column(values: npt.NDArray[np.float64], digits: int) -> list[float | None]:
-        return [None if np.isnan(v) else round(float(v), digits) for v in values]
 
     spans = []
     for event in session.events:
@@ -263,9 +265,9 @@ def attention_data(session: Session) -> dict[str, Any]:
     return {
         "measured": True,
         "t": _rounded(rows.t),
-        "yaw": column(rows.yaw, 1),
-        "pitch": column(rows.pitch, 1),
-        "eye_contact": column(rows.eye_contact, 3),
+        "yaw": [_rounded_or_none(v, 1) for v in rows.yaw],
+        "pitch": [_rounded_or_none(v, 1) for v in rows.pitch],
+        "eye_contact": [_rounded_or_none(v, 3) for v in rows.eye_contact],
         "threshold": eye_contact_threshold(session),
         "looked_away": spans,
     }
@@ -315,17 +317,14 @@ def _attention_rows(session: Session) -> Iterator[dict[str, Any]]:
     if not len(rows):
         return
 
-    def value(v: float, digits: int) -> float | None:
-        return None if np.isnan(v) else round(float(v), digits)
-
     for t, yaw, pitch, roll, contact in zip(rows.t, rows.yaw, rows.pitch, rows.roll, rows.eye_contact, strict=True):
         yield {
             "table": "attention",
             "t": float(t),
-            "yaw": value(yaw, 2),
-            "pitch": value(pitch, 2),
-            "roll": value(roll, 2),
-            "eye_contact": value(contact, 4),
+            "yaw": _rounded_or_none(yaw, 2),
+            "pitch": _rounded_or_none(pitch, 2),
+            "roll": _rounded_or_none(roll, 2),
+            "eye_contact": _rounded_or_none(contact, 4),
         }
 
 

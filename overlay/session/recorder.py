@@ -52,7 +52,15 @@ class SessionRecorder:
                 None if head is None else head.roll,
                 None if contact is None else contact.probability,
             )
-        self.attention_events(result)
+        self.looked_away(result.looked_away)
+        if result.calibration is not None:
+            calibration = result.calibration
+            self.writer.add_event(
+                t,
+                Event.EYE_CONTACT_CALIBRATED,
+                f"{calibration.frames} frames; eye contact read {calibration.probability_before:.0%} -> "
+                f"{calibration.probability_after:.0%} while looking into the camera",
+            )
         for blink in result.blink_events:
             self.writer.add_blink(blink.start, blink.end, blink.kind)
         if self.thumbnails and result.faces and self._due("thumbnail", t, THUMBNAIL_HZ):
@@ -60,19 +68,10 @@ class SessionRecorder:
             if thumbnail is not None:
                 self.writer.add_thumbnail(t, thumbnail)
 
-    def attention_events(self, result: FaceAnalysis | tuple[LookedAway, ...]) -> None:
-        """Looked-away spans that ended (a frame's, or those the end of a recording closed) and a calibration."""
-        spans = result if isinstance(result, tuple) else result.looked_away
+    def looked_away(self, spans: tuple[LookedAway, ...]) -> None:
+        """Looked-away spans that ended: on a frame, or closed by the end of a recording."""
         for span in spans:
             self.writer.add_event(span.start, Event.LOOKED_AWAY, looked_away_detail(span.duration, span.face_lost))
-        if isinstance(result, FaceAnalysis) and result.calibration is not None:
-            calibration = result.calibration
-            self.writer.add_event(
-                result.timestamp,
-                Event.EYE_CONTACT_CALIBRATED,
-                f"{calibration.frames} frames; eye contact read {calibration.probability_before:.0%} -> "
-                f"{calibration.probability_after:.0%} while looking into the camera",
-            )
 
     def voice(self, estimate: VoiceEstimate) -> None:
         if estimate.probabilities is not None:
